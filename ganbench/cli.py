@@ -1,0 +1,92 @@
+"""The ``ganbench`` command. Parsing lives here and imports nothing heavy: ``--help`` stays fast.
+
+Bad input (unknown key or name, wrong type, out-of-range value, missing data, malformed YAML)
+prints one line to stderr and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXAMPLES = """\
+examples:
+  ganbench train                                  # ring8 with its documented defaults
+  ganbench train --set data.name=digits --out runs/digits
+  ganbench train my.yaml --set loss.name=wgan_gp --set train.steps=2000
+  ganbench train --out runs/digits --resume       # continue an interrupted run
+  ganbench sample runs/digits/checkpoint.pt --n 1000 --out digits.npy
+  ganbench list                                   # datasets, models, losses, penalties, ...
+"""
+
+
+def _add_train(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "train", help="train one GAN from a config", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train a generator and a discriminator. The config starts from the dataset's documented "
+                    "defaults (see `ganbench list`), then the YAML file, then --set overrides.",
+        epilog="examples:\n  ganbench train --set data.name=grid25 --set loss.name=hinge\n"
+               "  ganbench train --set data.name=digits --set loss.name=wgan_gp --set model.d_norm=layer\n"
+               "writes to --out: config.yaml, history.jsonl, result.json, samples.png, checkpoint.pt")
+    parser.add_argument("config", nargs="?", help="YAML file of config keys (nested or dotted)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one dotted key, e.g. --set optim.lr_g=2e-4 (repeatable)")
+    parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/<data>-<loss>-<time>)")
+    parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    parser.add_argument("--force", action="store_true", help="with --resume: accept a config that differs")
+    parser.add_argument("--json", action="store_true", help="print result.json to stdout (no progress bar)")
+
+
+def _add_sample(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sample", help="export samples from a checkpoint",
+        description="Draw N samples from a saved generator into a .npy file: points as float32 N x D, "
+                    "images as uint8 N x C x H x W.")
+    parser.add_argument("checkpoint", help="a checkpoint.pt written by `ganbench train`")
+    parser.add_argument("--n", type=int, required=True, help="number of samples")
+    parser.add_argument("--out", required=True, metavar="FILE.npy", help="where to write the array")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    parser.add_argument("--weights", choices=("best", "final", "ema"), default="best",
+                        help="which generator: the best by eval.select (default), the last, or the EMA copy")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ganbench import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ganbench", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="GAN hyperparameter search and benchmarking: train one GAN, sample it, list components.",
+        epilog=EXAMPLES)
+    parser.add_argument("--version", action="version", version=f"ganbench {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_train(commands)
+    _add_sample(commands)
+    listing = commands.add_parser("list", help="list datasets, models, losses, penalties, presets, metrics, keys",
+                                  description="Every registered component, with the config key that selects it.")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from ganbench.errors import GanbenchError
+
+    try:
+        from ganbench import commands
+
+        return commands.COMMANDS[args.command](args)
+    except GanbenchError as exc:
+        print(f"ganbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganbench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

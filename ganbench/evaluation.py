@@ -1,0 +1,56 @@
+"""Drawing samples for evaluation with noise of its own, and scoring them with the configured metrics.
+
+The noise comes from a generator seeded by the config alone, so evaluating more or less often never
+changes training, and every evaluation of a run scores the same z.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ganbench.config import Config
+from ganbench.data.base import Dataset
+from ganbench.metrics.base import METRICS, Metric
+from ganbench.models.base import sample_latent
+
+EVAL_SEED_OFFSET = 1_000_003  # keeps evaluation noise apart from training noise of nearby seeds
+CHUNK = 1000
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, config: Config, n: int, seed: int, device: torch.device) -> Tensor:
+    """``n`` samples on the CPU, from G in eval mode (BN uses its running statistics)."""
+    noise = torch.Generator().manual_seed(seed)
+    was_training = generator.training
+    generator.eval()
+    try:
+        chunks = [generator(sample_latent(min(CHUNK, n - start), config.model, device, noise)).cpu()
+                  for start in range(0, n, CHUNK)]
+    finally:
+        generator.train(was_training)
+    return torch.cat(chunks)
+
+
+class Evaluator:
+    """Scores a generator with every configured metric; real-side work happens once, here."""
+
+    def __init__(self, dataset: Dataset, config: Config, device: torch.device) -> None:
+        self.config, self.device = config, device
+        self.metrics: list[Metric] = [METRICS.get(name)(dataset, config) for name in config.eval.metrics]
+
+    def __call__(self, generator: nn.Module, prefix: str = "") -> dict[str, float]:
+        if not self.metrics:
+            return {}
+        samples = generate(generator, self.config, self.config.eval.n_samples,
+                           self.config.seed + EVAL_SEED_OFFSET, self.device)
+        scores: dict[str, float] = {}
+        for metric in self.metrics:
+            scores.update(metric(samples))
+        return {prefix + key: value for key, value in scores.items()}
+
+    def worst(self) -> dict[str, float]:
+        scores: dict[str, float] = {}
+        for metric in self.metrics:
+            scores.update(metric.worst())
+        return scores

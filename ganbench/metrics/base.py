@@ -1,0 +1,47 @@
+"""Metric base class and registry. A metric prepares its real side once, then scores samples."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from torch import Tensor
+
+from ganbench.config import Config
+from ganbench.data.base import Dataset
+from ganbench.registry import Registry
+
+
+class Metric:
+    """``metric(samples) -> {key: value}``; ``directions`` says which way each key improves."""
+
+    name: str = ""
+    description: ClassVar[str] = ""
+    directions: ClassVar[dict[str, str]] = {}  # key -> "min" | "max"
+
+    @classmethod
+    def unsupported_reason(cls, dataset: type[Dataset], config: Config) -> str | None:
+        """Why this metric cannot score this dataset, or None."""
+        return None
+
+    def __init__(self, dataset: Dataset, config: Config) -> None:
+        self.dataset = dataset
+        self.config = config
+
+    def __call__(self, samples: Tensor) -> dict[str, float]:
+        raise NotImplementedError
+
+    def worst(self) -> dict[str, float]:
+        """Finite worst values: the sentinel reported for diverged runs."""
+        raise NotImplementedError
+
+
+METRICS: Registry[type[Metric]] = Registry("metric", Metric, key="eval.metrics")
+
+
+def direction_of(key: str, metric_names: tuple[str, ...]) -> str:
+    """"min" or "max" for a metric key produced by one of the named metrics."""
+    for name in metric_names:
+        directions = METRICS.get(name).directions
+        if key in directions:
+            return directions[key]
+    raise KeyError(key)

@@ -1,0 +1,44 @@
+"""Sample figures: a 2-D scatter over the true means, or an image grid."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from torch import Tensor
+
+from ganbench.data import Dataset
+
+
+def save_samples(samples: Tensor, dataset: Dataset, path: str | os.PathLike, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = getattr(dataset, "means", None)
+    if samples.dim() == 2:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        points = samples.numpy()
+        ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label=f"generated ({len(points)})")
+        if means is not None:
+            ax.scatter(means[:, 0], means[:, 1], marker="x", color="red", s=40, label="true means")
+            span = np.abs(means).max() * 1.5
+            ax.set_xlim(-span, span)
+            ax.set_ylim(-span, span)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+        ax.legend(loc="upper right", fontsize=8)
+    else:
+        from torchvision.utils import make_grid
+
+        count = min(len(samples), 100)
+        grid = make_grid(samples[:count].clamp(-1, 1), nrow=10, normalize=True, value_range=(-1, 1), pad_value=1.0)
+        fig, ax = plt.subplots(figsize=(6, 6))
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.axis("off")
+    ax.set_title(title or dataset.name)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

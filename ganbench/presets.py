@@ -1,0 +1,42 @@
+"""Named loss recipes from the papers: settings, not model families.
+
+``loss.name: wgan_gp`` expands to these dotted keys unless the user sets them explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from ganbench.registry import Registry
+
+
+class Preset:
+    name: str = ""
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+
+PRESETS: Registry[type[Preset]] = Registry("preset", Preset, key="loss.preset")
+
+
+@PRESETS.register("wgan")
+class WGAN(Preset):
+    description = "Arjovsky et al. 2017: wasserstein + weight_clip 0.01, RMSprop 5e-5, 5 D steps"
+    defaults = {"loss.name": "wasserstein", "loss.penalty": "none", "loss.constraint": "weight_clip",
+                "loss.clip_value": 0.01, "optim.name": "rmsprop", "optim.lr_g": 5e-5, "optim.lr_d": 5e-5,
+                "train.disc_steps": 5}
+
+
+@PRESETS.register("wgan_gp")
+class WGANGP(Preset):
+    description = "Gulrajani et al. 2017: wasserstein + gradient_penalty 10, Adam(0, 0.9), 5 D steps, D without batch norm"
+    defaults = {"loss.name": "wasserstein", "loss.penalty": "gradient_penalty", "loss.penalty_weight": 10.0,
+                "loss.constraint": "none", "optim.beta1": 0.0, "optim.beta2": 0.9, "train.disc_steps": 5,
+                "model.d_norm": "none"}
+
+
+@PRESETS.register("dragan")
+class DRAGAN(Preset):
+    description = "Kodali et al. 2017: non_saturating + dragan penalty 10, D without batch norm"
+    defaults = {"loss.name": "non_saturating", "loss.penalty": "dragan", "loss.penalty_weight": 10.0,
+                "loss.constraint": "none", "model.d_norm": "none"}

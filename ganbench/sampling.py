@@ -1,0 +1,45 @@
+"""Rebuilding a generator from a checkpoint, and exporting samples in their natural dtype."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ganbench.config import Config
+from ganbench.data import DATASETS, Dataset, DataSpec
+from ganbench.errors import GanbenchError
+from ganbench.evaluation import generate
+from ganbench.models import MODELS
+
+WEIGHTS = ("best", "final", "ema")
+
+
+def load_generator(state: dict[str, Any], config: Config, weights: str = "best") -> nn.Module:
+    """G from a checkpoint: the best generator (or the final one if nothing was selected), the final
+    weights, or the EMA copy."""
+    spec = DATASETS.get(config.data.name).spec(config)
+    generator, _ = MODELS.get(config.model.name).build(config.model, spec)
+    chosen = {"best": state.get("best_generator") or state["generator"], "final": state["generator"],
+              "ema": state.get("ema_generator")}[weights]
+    if chosen is None:
+        raise GanbenchError("--weights ema: this run kept no EMA generator (optim.ema was 0)")
+    generator.load_state_dict(chosen)
+    return generator
+
+
+def to_export(samples: Tensor, spec: DataSpec) -> np.ndarray:
+    """Points as float32 N x D; images as uint8 N x C x H x W (from [-1, 1])."""
+    if not spec.is_image:
+        return samples.float().numpy().astype(np.float32)
+    return ((samples.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+
+
+def draw(generator: nn.Module, config: Config, n: int, seed: int) -> Tensor:
+    return generate(generator, config, n, seed, torch.device("cpu"))
+
+
+def dataset_of(config: Config) -> Dataset:
+    return DATASETS.get(config.data.name)(config)

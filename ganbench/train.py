@@ -1,0 +1,209 @@
+"""The GAN trainable: ``train(config, report, resume=None) -> result``.
+
+A plain function with no Ray or MLflow in it. ``report(metrics, state)`` is called at every
+evaluation with the metrics and the state to checkpoint (plain data, valid during the call only:
+save it or copy it). Ray's adapter turns that into ``tune.report``; tests collect it in a list.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ganbench import checkpoint
+from ganbench.config import Config
+from ganbench.constraints import CONSTRAINTS, Constraint
+from ganbench.data import DATASETS, Dataset, DataSpec, ShuffledBatches
+from ganbench.evaluation import Evaluator
+from ganbench.losses import Loss, build_loss
+from ganbench.metrics.base import direction_of
+from ganbench.models import MODELS
+from ganbench.models.base import sample_latent
+from ganbench.optim import GeneratorEMA, build_optimizers
+from ganbench.penalties import PENALTIES, Penalty
+
+Report = Callable[[dict[str, float], dict[str, Any]], None]
+Progress = Callable[[int, dict[str, float]], None]
+
+EMA_PREFIX = "ema_"
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+def set_threads(threads: int) -> int:
+    """Pin torch's CPU threads (bitwise determinism holds only at a fixed count); returns the count."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
+@dataclass
+class Components:
+    """Everything a run is built from, before any training state exists."""
+
+    dataset: Dataset
+    spec: DataSpec
+    generator: nn.Module
+    discriminator: nn.Module
+    loss: Loss
+    penalty: Penalty
+    constraint: Constraint
+
+
+def build(config: Config, device: torch.device) -> Components:
+    """Seed, then build data, G, D and the loss pieces in a fixed order (so weights are reproducible)."""
+    torch.manual_seed(config.seed)
+    dataset = DATASETS.get(config.data.name)(config)
+    spec = dataset.spec(config)
+    generator, discriminator = MODELS.get(config.model.name).build(config.model, spec)
+    return Components(dataset, spec, generator.to(device), discriminator.to(device), build_loss(config.loss),
+                      PENALTIES.get(config.loss.penalty)(), CONSTRAINTS.get(config.loss.constraint)(config.loss))
+
+
+def grad_norm(module: nn.Module) -> float:
+    norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
+class LossWindow:
+    """Sums losses as tensors between records, so that the hot loop never syncs with the device."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.count = 0
+
+    def add(self, **values: Tensor) -> None:
+        for key, value in values.items():
+            self.sums[key] = self.sums[key] + value.detach() if key in self.sums else value.detach()
+        self.count += 1
+
+    def flush(self) -> dict[str, float]:
+        means = {key: float(total) / max(self.count, 1) for key, total in self.sums.items()}
+        self.sums, self.count = {}, 0
+        return means
+
+
+def train(config: Config, report: Report | None = None, resume: dict[str, Any] | None = None, *,
+          force: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Train G and D; returns ``final_*`` and ``best_*`` metrics, ``diverged`` and timings."""
+    started = time.perf_counter()
+    threads = set_threads(config.train.threads)
+    device = resolve_device(config.device)
+    parts = build(config, device)
+    generator, discriminator, loss = parts.generator, parts.discriminator, parts.loss
+    optimizer_g, optimizer_d = build_optimizers(config.optim, generator, discriminator)
+    ema = GeneratorEMA(generator, config.optim.ema) if config.optim.ema > 0 else None
+    real_samples, real_labels = parts.dataset.load("train")
+    batches = ShuffledBatches(real_samples, real_labels, config.train.batch_size, config.seed, device)
+    evaluator = Evaluator(parts.dataset, config, device)
+    select = config.eval.select
+    minimise = bool(select) and direction_of(select, config.eval.metrics) == "min"
+
+    step, best, best_step, best_generator = 0, {}, 0, None
+    if resume is not None:
+        checkpoint.check_resumable(resume, config, force)
+        generator.load_state_dict(resume["generator"])
+        discriminator.load_state_dict(resume["discriminator"])
+        optimizer_g.load_state_dict(resume["optimizer_g"])
+        optimizer_d.load_state_dict(resume["optimizer_d"])
+        loss.load_state_dict(resume["loss_state"])
+        batches.load_state_dict(resume["batches"])
+        if ema is not None:
+            ema.module.load_state_dict(resume["ema_generator"])
+        step, best, best_step = resume["step"], dict(resume["best"]), resume["best_step"]
+        best_generator = resume["best_generator"]
+        checkpoint.set_rng_state(resume["rng"], device)
+
+    def state() -> dict[str, Any]:
+        return {**checkpoint.header(config, step), "generator": generator.state_dict(),
+                "discriminator": discriminator.state_dict(), "optimizer_g": optimizer_g.state_dict(),
+                "optimizer_d": optimizer_d.state_dict(), "loss_state": loss.state_dict(),
+                "batches": batches.state_dict(), "rng": checkpoint.rng_state(device),
+                "ema_generator": ema.module.state_dict() if ema is not None else None,
+                "best": best, "best_step": best_step, "best_generator": best_generator, "threads": threads}
+
+    window, final, diverged = LossWindow(), {}, False
+    batch_size, disc_steps, weight = config.train.batch_size, config.train.disc_steps, config.loss.penalty_weight
+    generator.train()
+    discriminator.train()
+    while step < config.train.steps:
+        for _ in range(disc_steps):
+            real, labels = batches.next()
+            with torch.no_grad():
+                fake = generator(sample_latent(batch_size, config.model, device))
+            real_out, fake_out = discriminator(real), discriminator(fake)
+            discriminator_loss = loss.discriminator_loss(real_out, fake_out)
+            penalty = parts.penalty(discriminator, real, fake, labels)
+            optimizer_d.zero_grad(set_to_none=True)
+            (discriminator_loss + weight * penalty).backward()
+            optimizer_d.step()
+            parts.constraint.apply(discriminator)
+            loss.after_discriminator_step(real_out, fake_out)
+
+        # Freezing D keeps the generator step from computing D's weight gradients.
+        discriminator.requires_grad_(False)
+        fake_out = discriminator(generator(sample_latent(batch_size, config.model, device)))
+        real_out_g = None
+        if loss.generator_needs_real:
+            with torch.no_grad():
+                real_out_g = discriminator(real)
+        generator_loss = loss.generator_loss(real_out_g, fake_out)
+        optimizer_g.zero_grad(set_to_none=True)
+        generator_loss.backward()
+        optimizer_g.step()
+        discriminator.requires_grad_(True)
+        if ema is not None:
+            ema.update(generator)
+        step += 1
+        window.add(d_loss=discriminator_loss, g_loss=generator_loss, penalty=penalty)
+
+        evaluate_now = step % config.eval.every == 0 or step == config.train.steps
+        if not (evaluate_now or step % config.train.log_every == 0):
+            continue
+        record = window.flush()
+        if not all(math.isfinite(v) for v in record.values()):
+            diverged = True
+            # A finite sentinel, so that searchers and schedulers can rank the trial instead of dropping it.
+            final = evaluator.worst()
+            if report is not None:
+                report({"step": step, **final, "diverged": 1.0}, None)
+            break
+        record.update(d_real=float(real_out.logits.detach().mean()), d_fake=float(fake_out.logits.detach().mean()),
+                      d_grad_norm=grad_norm(discriminator), g_grad_norm=grad_norm(generator))
+        if progress is not None:
+            progress(step, record)
+        if not evaluate_now:
+            continue
+        scores = evaluator(generator)
+        if ema is not None:
+            scores.update(evaluator(ema.module, prefix=EMA_PREFIX))
+        if select and (not best or (scores[select] < best[select] if minimise else scores[select] > best[select])):
+            best, best_step = dict(scores), step
+            best_generator = copy.deepcopy(generator.state_dict())
+        final = {**scores, **record}
+        if report is not None:
+            report({"step": step, **final, **{f"best_{k}": v for k, v in best.items()}, "diverged": 0.0}, state())
+
+    if best_generator is None:  # nothing selected a generator (no metric): the last one stands
+        best_step = step
+    return {
+        **{f"final_{k}": v for k, v in final.items()}, **{f"best_{k}": v for k, v in best.items()},
+        "best_step": best_step, "steps": step, "diverged": diverged, "threads": threads, "device": str(device),
+        "wall_time_s": time.perf_counter() - started,
+    }
+
