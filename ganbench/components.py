@@ -65,5 +65,9 @@ def validate(config: Config) -> None:
             keys = sorted(k for name in config.eval.metrics for k in METRICS.get(name).directions)
             raise ConfigError("eval.select", f"{config.eval.select!r} is not a key of eval.metrics; "
                                              f"available: {', '.join(keys) or 'none (no metrics configured)'}") from None
+    for key, split in (("eval.split", config.eval.split), ("eval.final_split", config.eval.final_split)):
+        if split not in dataset.splits:
+            raise ConfigError(key, f"invalid split {split!r} for data.name={config.data.name}; "
+                                   f"available: {', '.join(dataset.splits)}")
     if config.device not in ("auto", "cpu", "mps") and not config.device.startswith("cuda"):
         raise ConfigError("device", f"invalid value {config.device!r}; available: auto, cpu, cuda, cuda:N, mps")

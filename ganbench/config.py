@@ -80,7 +80,10 @@ class EvalConfig:
     every: int = _opt(1000, "generator steps between evaluations", min=1)
     n_samples: int = _opt(2500, "generated samples per evaluation (PacGAN: 2,500)", min=1)
     metrics: tuple[str, ...] = _opt((), "metrics to compute; () = the dataset's default", registry="metrics")
-    select: str = _opt("", "metric key that picks the best generator; '' = the first metric's default")
+    select: str = _opt("", "metric key that picks the best generator ('' = none: the last one stands)")
+    split: str = _opt("train", "real split that evaluations during training compare against")
+    final_split: str = _opt("test", "held-out real split for final (leaderboard) evaluations")
+    final_n_samples: int = _opt(10000, "generated samples in a final evaluation (fresh noise)", min=1)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ changes training, and every evaluation of a run scores the same z.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -33,11 +35,29 @@ def generate(generator: nn.Module, config: Config, n: int, seed: int, device: to
 
 
 class Evaluator:
-    """Scores a generator with every configured metric; real-side work happens once, here."""
+    """Scores a generator with every configured metric; real-side work happens once, here (or is
+    handed in as ``real_sides``, by metric name, from a driver that prepared it)."""
 
-    def __init__(self, dataset: Dataset, config: Config, device: torch.device) -> None:
+    def __init__(self, dataset: Dataset, config: Config, device: torch.device,
+                 real_sides: dict[str, Any] | None = None) -> None:
         self.config, self.device = config, device
-        self.metrics: list[Metric] = [METRICS.get(name)(dataset, config) for name in config.eval.metrics]
+        self.metrics: list[Metric] = []
+        self.unavailable: dict[str, str] = {}  # metric -> why it cannot be computed here (never faked)
+        for name in config.eval.metrics:
+            metric = METRICS.get(name)
+            reason = metric.unavailable_reason()
+            if reason:
+                self.unavailable[name] = reason
+            else:
+                self.metrics.append(metric(dataset, config, (real_sides or {}).get(name)))
+
+    @property
+    def keys(self) -> set[str]:
+        return {key for metric in self.metrics for key in metric.directions}
+
+    @property
+    def protocol(self) -> dict[str, Any]:
+        return {metric.name: metric.protocol(self.config.eval.n_samples) for metric in self.metrics}
 
     def __call__(self, generator: nn.Module, prefix: str = "") -> dict[str, float]:
         if not self.metrics:

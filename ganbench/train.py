@@ -99,8 +99,10 @@ class LossWindow:
 
 
 def train(config: Config, report: Report | None = None, resume: dict[str, Any] | None = None, *,
-          force: bool = False, progress: Progress | None = None) -> dict[str, Any]:
-    """Train G and D; returns ``final_*`` and ``best_*`` metrics, ``diverged`` and timings."""
+          force: bool = False, progress: Progress | None = None,
+          real_sides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train G and D; returns ``final_*`` and ``best_*`` metrics, ``diverged``, the evaluation protocol
+    and timings. ``real_sides`` hands in precomputed real statistics by metric name (sweeps do)."""
     started = time.perf_counter()
     threads = set_threads(config.train.threads)
     device = resolve_device(config.device)
@@ -110,8 +112,8 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     ema = GeneratorEMA(generator, config.optim.ema) if config.optim.ema > 0 else None
     real_samples, real_labels = parts.dataset.load("train")
     batches = ShuffledBatches(real_samples, real_labels, config.train.batch_size, config.seed, device)
-    evaluator = Evaluator(parts.dataset, config, device)
-    select = config.eval.select
+    evaluator = Evaluator(parts.dataset, config, device, real_sides)
+    select = config.eval.select if config.eval.select in evaluator.keys else ""  # unavailable: nothing selects
     minimise = bool(select) and direction_of(select, config.eval.metrics) == "min"
 
     step, best, best_step, best_generator = 0, {}, 0, None
@@ -204,6 +206,7 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     return {
         **{f"final_{k}": v for k, v in final.items()}, **{f"best_{k}": v for k, v in best.items()},
         "best_step": best_step, "steps": step, "diverged": diverged, "threads": threads, "device": str(device),
-        "wall_time_s": time.perf_counter() - started,
+        "wall_time_s": time.perf_counter() - started, "protocol": evaluator.protocol,
+        "unavailable": evaluator.unavailable,
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import Tensor
 
@@ -23,9 +23,18 @@ class Metric:
         """Why this metric cannot score this dataset, or None."""
         return None
 
-    def __init__(self, dataset: Dataset, config: Config) -> None:
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why this metric cannot be computed on this machine (e.g. missing weights), or None."""
+        return None
+
+    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None) -> None:
         self.dataset = dataset
         self.config = config
+
+    def protocol(self, n_fake: int) -> dict[str, Any]:
+        """How the number was made: n_real, n_fake, split, extractor, weights hash."""
+        return {"n_fake": n_fake}
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
         raise NotImplementedError

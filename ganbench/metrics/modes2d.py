@@ -51,6 +51,9 @@ class Modes2D(Metric):
         assert isinstance(dataset, Mixture2D)
         return mixture_scores(samples.detach().to("cpu", torch.float64).numpy(), dataset.means, dataset.std)
 
+    def protocol(self, n_fake: int) -> dict[str, object]:
+        return {"n_fake": n_fake, "high_quality_stds": HIGH_QUALITY_STDS, "dataset": self.dataset.name}
+
     def worst(self) -> dict[str, float]:
         assert isinstance(self.dataset, Mixture2D)
         return {"modes": 0.0, "hq_fraction": 0.0, "reverse_kl": math.log(len(self.dataset.means))}

@@ -1,0 +1,68 @@
+"""Image metrics, one registry entry per feature extractor: ``lenet_digits`` gives ``fid_lenet_digits``,
+``kid_lenet_digits``, ``is_lenet_digits``, ``precision_/recall_/density_/coverage_lenet_digits``."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from torch import Tensor
+
+from ganbench.config import Config
+from ganbench.data.base import Dataset
+from ganbench.metrics.base import METRICS, Metric
+from ganbench.metrics.extractors import EXTRACTORS
+
+# torch-fidelity (and torchvision) load only when a metric is built, so `ganbench list` stays fast.
+DIRECTIONS = {"fid": "min", "kid": "min", "kid_std": "min", "is": "max", "is_std": "min", "precision": "max",
+              "recall": "max", "density": "max", "coverage": "max"}
+# Finite sentinels for diverged runs: FID/KID far beyond any real run, IS of a single class.
+WORST = {"fid": 1e4, "kid": 1e2, "kid_std": 1e2, "is": 1.0, "is_std": 0.0, "precision": 0.0, "recall": 0.0,
+         "density": 0.0, "coverage": 0.0}
+
+
+class FidelityMetric(Metric):
+    """FID, KID, IS, precision/recall and density/coverage in one extractor's feature space."""
+
+    extractor: ClassVar[str]
+
+    @classmethod
+    def unsupported_reason(cls, dataset: type[Dataset], config: Config) -> str | None:
+        domains = EXTRACTORS[cls.extractor].domains
+        if "*" in domains:
+            return None if len(dataset.spec(config).shape) == 3 else "needs image data"
+        return None if dataset.name in domains else f"understands only {', '.join(domains)} images"
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        return EXTRACTORS[cls.extractor].unavailable_reason()
+
+    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None) -> None:
+        from ganbench.metrics.real import real_side
+
+        super().__init__(dataset, config)
+        self.real = real if real is not None else real_side(dataset, config.eval.split, self.extractor)
+
+    def __call__(self, samples: Tensor) -> dict[str, float]:
+        from ganbench.metrics import fidelity
+
+        fake = fidelity.extract(self.extractor, samples)
+        return fidelity.scores(fake, self.real, self.extractor, seed=self.config.seed)
+
+    def worst(self) -> dict[str, float]:
+        return {f"{key}_{self.extractor}": value for key, value in WORST.items()}
+
+    def protocol(self, n_fake: int) -> dict[str, Any]:
+        return {**self.real["protocol"], "n_fake": n_fake}
+
+
+def _register(extractor: str) -> None:
+    cls = type(f"Fidelity_{extractor}", (FidelityMetric,), {
+        "extractor": extractor,
+        "description": f"FID, KID, IS, precision/recall (k=3), density/coverage (k=5) in {extractor} features",
+        "directions": {f"{key}_{extractor}": d for key, d in DIRECTIONS.items()},
+    })
+    METRICS.register(extractor)(cls)
+
+
+for _name in EXTRACTORS:
+    _register(_name)
