@@ -138,22 +138,33 @@ def density_coverage(fake_features: Tensor, real: dict[str, Any]) -> tuple[float
     return density, coverage
 
 
+def kid(fake_features: Tensor, real_features: Tensor, seed: int = 0) -> tuple[float, float]:
+    """Unbiased KID (cubic polynomial kernel) over subsets of at most 1,000: (mean, std over subsets)."""
+    subset = min(KID_SUBSET_SIZE, len(fake_features), len(real_features))
+    out = kid_features_to_metric(fake_features, real_features, kid_subsets=KID_SUBSETS, kid_subset_size=subset,
+                                 rng_seed=seed, verbose=False)
+    return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
+
+
+def inception_score(logits: Tensor, seed: int = 0) -> tuple[float, float]:
+    out = isc_features_to_metric(logits, splits=10, shuffle=True, rng_seed=seed)
+    return out["inception_score_mean"], out["inception_score_std"]
+
+
+def precision_recall(fake_features: Tensor, real_features: Tensor) -> tuple[float, float]:
+    """Kynkaanniemi et al. 2019 with k=3 (torch-fidelity's convention: input 1 generated, input 2 real)."""
+    out = prc_features_to_metric(fake_features.float(), real_features.float(), prc_neighborhood=PRC_NEIGHBORHOOD,
+                                 verbose=False)
+    return out["precision"], out["recall"]
+
+
 def scores(fake: dict[str, Tensor], real: dict[str, Any], suffix: str, seed: int = 0) -> dict[str, float]:
     """Every metric of one extractor; keys end in the feature space, e.g. ``fid_lenet_digits``."""
-    fake_features, real_features = fake["features"], real["features"]
-    subset = min(KID_SUBSET_SIZE, len(fake_features), len(real_features))
-    kid = kid_features_to_metric(fake_features, real_features, kid_subsets=KID_SUBSETS, kid_subset_size=subset,
-                                 rng_seed=seed, verbose=False)
-    inception_score = isc_features_to_metric(fake["logits"], splits=10, shuffle=True, rng_seed=seed)
-    # torch-fidelity's convention: input 1 is generated, input 2 is real.
-    prc = prc_features_to_metric(fake_features.float(), real_features.float(), prc_neighborhood=PRC_NEIGHBORHOOD,
-                                 verbose=False)
+    fake_features = fake["features"]
+    kid_mean, kid_std = kid(fake_features, real["features"], seed)
+    is_mean, is_std = inception_score(fake["logits"], seed)
+    precision, recall = precision_recall(fake_features, real["features"])
     density, coverage = density_coverage(fake_features, real)
-    values = {
-        "fid": fid(fake_features, real), "kid": kid["kernel_inception_distance_mean"],
-        "kid_std": kid["kernel_inception_distance_std"], "is": inception_score["inception_score_mean"],
-        "is_std": inception_score["inception_score_std"], "precision": prc["precision"], "recall": prc["recall"],
-        "density": density, "coverage": coverage,
-    }
+    values = {"fid": fid(fake_features, real), "kid": kid_mean, "kid_std": kid_std, "is": is_mean, "is_std": is_std,
+              "precision": precision, "recall": recall, "density": density, "coverage": coverage}
     return {f"{key}_{suffix}": float(value) for key, value in values.items()}
-

@@ -14,7 +14,7 @@ from ganbench.data import DATASETS, ShuffledBatches
 from ganbench.data.toy2d import Grid25, Ring8
 from ganbench.errors import DataError
 
-OFFLINE = ["ring8", "grid25", "digits", "fake"]
+OFFLINE = ["ring8", "grid25", "digits", "stacked_digits", "fake"]
 TORCHVISION = {"mnist", "fashion_mnist", "cifar10"}
 
 
