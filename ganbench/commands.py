@@ -215,9 +215,10 @@ def evaluate(args: argparse.Namespace) -> int:
     metrics = tuple(args.metrics) if args.metrics else config.eval.metrics
     n = args.n or config.eval.final_n_samples
     split = args.split or config.eval.final_split
-    config = replace(config, eval=replace(config.eval, metrics=metrics, n_samples=n, split=split))
     from ganbench.components import validate
+    from ganbench.metrics.image import FIDELITY
 
+    config = replace(config, eval=replace(config.eval, metrics=metrics, n_samples=n, split=split, fidelity=FIDELITY))
     validate(config)
     device = resolve_device(config.device)
     evaluator = Evaluator(dataset_of(config), config, device)

@@ -12,6 +12,7 @@ from ganbench.errors import ConfigError
 from ganbench.losses import LOSSES
 from ganbench.metrics import METRICS
 from ganbench.metrics.base import direction_of
+from ganbench.metrics.image import FIDELITY
 from ganbench.models import MODELS
 from ganbench.penalties import PENALTIES
 from ganbench.presets import PRESETS
@@ -65,6 +66,9 @@ def validate(config: Config) -> None:
             keys = sorted(k for name in config.eval.metrics for k in METRICS.get(name).directions)
             raise ConfigError("eval.select", f"{config.eval.select!r} is not a key of eval.metrics; "
                                              f"available: {', '.join(keys) or 'none (no metrics configured)'}") from None
+    unknown = sorted(set(config.eval.fidelity) - set(FIDELITY))
+    if unknown:
+        raise ConfigError("eval.fidelity", f"unknown image metric {unknown[0]!r}; available: {', '.join(FIDELITY)}")
     for key, split in (("eval.split", config.eval.split), ("eval.final_split", config.eval.final_split)):
         if split not in dataset.splits:
             raise ConfigError(key, f"invalid split {split!r} for data.name={config.data.name}; "

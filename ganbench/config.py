@@ -81,6 +81,8 @@ class EvalConfig:
     n_samples: int = _opt(2500, "generated samples per evaluation (PacGAN: 2,500)", min=1)
     metrics: tuple[str, ...] = _opt((), "metrics to compute; () = the dataset's default", registry="metrics")
     select: str = _opt("", "metric key that picks the best generator ('' = none: the last one stands)")
+    fidelity: tuple[str, ...] = _opt(("fid", "is"), "image metrics during training (final evaluations compute all): "
+                                     "fid, kid, is, precision, recall, density, coverage")
     split: str = _opt("train", "real split that evaluations during training compare against")
     final_split: str = _opt("test", "held-out real split for final (leaderboard) evaluations")
     final_n_samples: int = _opt(10000, "generated samples in a final evaluation (fresh noise)", min=1)

@@ -24,6 +24,7 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from ganbench.metrics.extractors import EXTRACTORS, ExtractorSpec, ExtractorUnavailable, load_lenet
+from ganbench.metrics.image import FIDELITY
 
 BATCH = 500
 KID_SUBSETS = 100
@@ -158,13 +159,19 @@ def precision_recall(fake_features: Tensor, real_features: Tensor) -> tuple[floa
     return out["precision"], out["recall"]
 
 
-def scores(fake: dict[str, Tensor], real: dict[str, Any], suffix: str, seed: int = 0) -> dict[str, float]:
-    """Every metric of one extractor; keys end in the feature space, e.g. ``fid_lenet_digits``."""
-    fake_features = fake["features"]
-    kid_mean, kid_std = kid(fake_features, real["features"], seed)
-    is_mean, is_std = inception_score(fake["logits"], seed)
-    precision, recall = precision_recall(fake_features, real["features"])
-    density, coverage = density_coverage(fake_features, real)
-    values = {"fid": fid(fake_features, real), "kid": kid_mean, "kid_std": kid_std, "is": is_mean, "is_std": is_std,
-              "precision": precision, "recall": recall, "density": density, "coverage": coverage}
+def scores(fake: dict[str, Tensor], real: dict[str, Any], suffix: str, seed: int = 0,
+           which: tuple[str, ...] = FIDELITY) -> dict[str, float]:
+    """The requested metrics of one extractor; keys end in the feature space, e.g. ``fid_lenet_digits``."""
+    fake_features, real_features = fake["features"], real["features"]
+    values: dict[str, float] = {}
+    if "fid" in which:
+        values["fid"] = fid(fake_features, real)
+    if "kid" in which:
+        values["kid"], values["kid_std"] = kid(fake_features, real_features, seed)
+    if "is" in which:
+        values["is"], values["is_std"] = inception_score(fake["logits"], seed)
+    if "precision" in which or "recall" in which:
+        values["precision"], values["recall"] = precision_recall(fake_features, real_features)
+    if "density" in which or "coverage" in which:
+        values["density"], values["coverage"] = density_coverage(fake_features, real)
     return {f"{key}_{suffix}": float(value) for key, value in values.items()}

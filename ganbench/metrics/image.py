@@ -12,6 +12,7 @@ from ganbench.data.base import Dataset
 from ganbench.metrics.base import METRICS, Metric
 from ganbench.metrics.extractors import EXTRACTORS
 
+FIDELITY = ("fid", "kid", "is", "precision", "recall", "density", "coverage")  # what eval.fidelity may name
 # torch-fidelity (and torchvision) load only when a metric is built, so `ganbench list` stays fast.
 DIRECTIONS = {"fid": "min", "kid": "min", "kid_std": "min", "is": "max", "is_std": "min", "precision": "max",
               "recall": "max", "density": "max", "coverage": "max"}
@@ -46,13 +47,14 @@ class FidelityMetric(Metric):
         from ganbench.metrics import fidelity
 
         fake = fidelity.extract(self.extractor, samples)
-        return fidelity.scores(fake, self.real, self.extractor, seed=self.config.seed)
+        return fidelity.scores(fake, self.real, self.extractor, seed=self.config.seed, which=self.config.eval.fidelity)
 
     def worst(self) -> dict[str, float]:
-        return {f"{key}_{self.extractor}": value for key, value in WORST.items()}
+        requested = {k for name in self.config.eval.fidelity for k in (name, f"{name}_std")}
+        return {f"{key}_{self.extractor}": value for key, value in WORST.items() if key in requested}
 
     def protocol(self, n_fake: int) -> dict[str, Any]:
-        return {**self.real["protocol"], "n_fake": n_fake}
+        return {**self.real["protocol"], "n_fake": n_fake, "metrics": list(self.config.eval.fidelity)}
 
 
 def _register(extractor: str) -> None:

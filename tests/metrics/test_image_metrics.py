@@ -28,9 +28,12 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def test_training_reports_named_metrics_and_their_protocol():
-    result = train(load_config(overrides=DIGITS_RUN))
+    result = train(load_config(overrides=[*DIGITS_RUN, "eval.fidelity=[fid,kid,is,precision,recall,density,coverage]"]))
     for key in ("fid", "kid", "is", "precision", "recall", "density", "coverage"):
         assert math.isfinite(result[f"final_{key}_lenet_digits"])
+    trial_sized = train(load_config(overrides=DIGITS_RUN))  # during training: FID and IS only, by default
+    assert {k for k in trial_sized if k.startswith("final_") and k.endswith("_lenet_digits")} == {
+        "final_fid_lenet_digits", "final_is_lenet_digits", "final_is_std_lenet_digits"}
     protocol = result["protocol"]["lenet_digits"]
     assert protocol["n_fake"] == 200 and protocol["n_real"] == 1437 and protocol["split"] == "train"
     assert protocol["extractor"] == "lenet_digits" and len(protocol["weights_sha256"]) == 64
@@ -74,7 +77,7 @@ def test_evaluate_command_uses_final_protocol(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["protocol"]["lenet_digits"]["split"] == "test"  # held out, not the training split
     assert report["protocol"]["lenet_digits"]["n_fake"] == 300
-    assert math.isfinite(report["metrics"]["fid_lenet_digits"])
+    assert math.isfinite(report["metrics"]["fid_lenet_digits"]) and "coverage_lenet_digits" in report["metrics"]
 
 
 def test_stacked_digits_have_1000_equally_likely_modes():

@@ -63,7 +63,8 @@ def test_training_reports_inception_as_unavailable_never_substituted(offline):
 
 def test_inception_plumbing_with_random_weights(random_inception_weights):
     config = load_config(overrides=["data.name=fake", "data.shape=[3,32,32]", "eval.metrics=[inception]",
-                                    "eval.n_samples=12", "device=cpu"])
+                                    "eval.n_samples=12", "device=cpu",
+                                    "eval.fidelity=[fid,kid,is,precision,recall,density,coverage]"])
     dataset = DATASETS.get("fake")(config)
     real = fidelity.real_statistics(fidelity.extract("inception", dataset.load("test")[0][:12])["features"])
     real["protocol"] = {"dataset": "fake", "split": "test", "n_real": 12}
