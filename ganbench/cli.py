@@ -82,6 +82,30 @@ def _add_extractor(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_sweep(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sweep", help="run a sweep file on Ray Tune + Optuna + ASHA, tracked in MLflow",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Compare the sweep file's scientific values under equal budgets: each value gets its own Optuna "
+                    "study and ASHA brackets and num_samples trials, then its best config is rerun over `seeds` "
+                    "seeds with the full budget. Ray starts locally unless --address / RAY_ADDRESS names a cluster.",
+        epilog="examples:\n  ganbench sweep search_spaces/quickstart.yaml --plan\n"
+               "  ganbench sweep search_spaces/quickstart.yaml\n"
+               "  ganbench sweep search_spaces/quickstart.yaml --resume          # after the driver was killed\n"
+               "  ganbench sweep my.yaml --address ray://head:10001 --tracking-uri http://mlflow:5000 "
+               "--storage s3://bucket/ganbench")
+    parser.add_argument("file", help="a sweep YAML file (see search_spaces/)")
+    parser.add_argument("--name", help="sweep name (default: the file's stem); names MLflow's experiment")
+    parser.add_argument("--resume", action="store_true", help="continue a killed sweep from the stage it was in")
+    parser.add_argument("--plan", action="store_true", help="print trials, steps, resources and a time estimate; "
+                                                             "start nothing")
+    parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else an absolute sqlite "
+                                               "file under $GANBENCH_HOME, default ~/.cache/ganbench)")
+    parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
+    parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ganbench import __version__
 
@@ -93,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_train(commands)
     _add_sample(commands)
+    _add_sweep(commands)
     _add_evaluate(commands)
     _add_extractor(commands)
     listing = commands.add_parser("list", help="list datasets, models, losses, penalties, presets, metrics, keys",

@@ -242,4 +242,11 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.update({"extractor": extractor, "evaluate": evaluate})
+def sweep(args: argparse.Namespace) -> int:
+    from ganbench.sweep_driver import SweepOptions, run
+
+    return run(SweepOptions(file=args.file, name=args.name, resume=args.resume, plan=args.plan, address=args.address,
+                            tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent))
+
+
+COMMANDS.update({"extractor": extractor, "evaluate": evaluate, "sweep": sweep})

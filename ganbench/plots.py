@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 from torch import Tensor
@@ -11,6 +12,25 @@ from ganbench.data import Dataset
 
 
 def save_samples(samples: Tensor, dataset: Dataset, path: str | os.PathLike, title: str = "") -> None:
+    import matplotlib.pyplot as plt
+
+    fig = samples_figure(samples, dataset, title)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def samples_image(samples: Tensor, dataset: Dataset, title: str = "") -> np.ndarray:
+    """The sample figure as an RGB array (H x W x 3, uint8), e.g. for ``mlflow.log_image``."""
+    import matplotlib.pyplot as plt
+
+    fig = samples_figure(samples, dataset, title, size=4)
+    fig.canvas.draw()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return image
+
+
+def samples_figure(samples: Tensor, dataset: Dataset, title: str = "", size: float = 5) -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +38,7 @@ def save_samples(samples: Tensor, dataset: Dataset, path: str | os.PathLike, tit
 
     means = getattr(dataset, "means", None)
     if samples.dim() == 2:
-        fig, ax = plt.subplots(figsize=(5, 5))
+        fig, ax = plt.subplots(figsize=(size, size))
         points = samples.numpy()
         ax.scatter(points[:, 0], points[:, 1], s=2, alpha=0.4, label=f"generated ({len(points)})")
         if means is not None:
@@ -35,10 +55,9 @@ def save_samples(samples: Tensor, dataset: Dataset, path: str | os.PathLike, tit
 
         count = min(len(samples), 100)
         grid = make_grid(samples[:count].clamp(-1, 1), nrow=10, normalize=True, value_range=(-1, 1), pad_value=1.0)
-        fig, ax = plt.subplots(figsize=(6, 6))
+        fig, ax = plt.subplots(figsize=(size, size))
         ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
         ax.axis("off")
     ax.set_title(title or dataset.name)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

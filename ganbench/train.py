@@ -75,6 +75,16 @@ def build(config: Config, device: torch.device) -> Components:
                       PENALTIES.get(config.loss.penalty)(), CONSTRAINTS.get(config.loss.constraint)(config.loss))
 
 
+def metric_keys(config: Config) -> set[str]:
+    """Every evaluation metric a run of this config reports, with its ``best_`` twin."""
+    from ganbench.metrics import METRICS
+
+    keys = {key for name in config.eval.metrics for key in METRICS.get(name).reported_keys(config)}
+    if config.optim.ema > 0:
+        keys |= {EMA_PREFIX + key for key in keys}
+    return keys | {f"best_{key}" for key in keys}
+
+
 def grad_norm(module: nn.Module) -> float:
     norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
     return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0

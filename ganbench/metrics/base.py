@@ -24,6 +24,11 @@ class Metric:
         return None
 
     @classmethod
+    def reported_keys(cls, config: Config) -> set[str]:
+        """The keys this metric reports under this config."""
+        return set(cls.directions)
+
+    @classmethod
     def unavailable_reason(cls) -> str | None:
         """Why this metric cannot be computed on this machine (e.g. missing weights), or None."""
         return None

@@ -37,6 +37,11 @@ class FidelityMetric(Metric):
     def unavailable_reason(cls) -> str | None:
         return EXTRACTORS[cls.extractor].unavailable_reason()
 
+    @classmethod
+    def reported_keys(cls, config: Config) -> set[str]:
+        return {f"{key}_{cls.extractor}" for name in config.eval.fidelity for key in (name, f"{name}_std")
+                if key in DIRECTIONS}
+
     def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None) -> None:
         from ganbench.metrics.real import real_side
 

@@ -1,0 +1,313 @@
+"""The Ray Tune adapter: every Ray call lives here.
+
+Fair budgets come from two thin dispatchers over Ray's and Optuna's own components: the searcher
+keeps one ``OptunaSearch`` (its own Optuna study) per compared value and hands out trials round
+robin, so every value gets ``num_samples`` trials; the scheduler keeps one ``AsyncHyperBandScheduler``
+per value, so a slow starter is only ever cut against its own value's results. All values share one
+``Tuner`` run and so run concurrently.
+"""
+
+from __future__ import annotations
+
+import pickle
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from ganbench import checkpoint
+from ganbench.config import flatten, resolve
+from ganbench.errors import GanbenchError
+from ganbench.sweep_spec import Distribution, Study
+from ganbench.tracking import Tracker
+
+META = "_ganbench"  # trial config key holding study, value, stage and seed (not a config key)
+STATE_FILE = "state.pt"
+
+
+# ------------------------------------------------------------------------------------------ search
+
+def optuna_space(space: dict[str, Distribution]) -> dict[str, Any]:
+    import optuna.distributions as od
+
+    def convert(dist: Distribution) -> Any:
+        if dist.kind == "choice":
+            return od.CategoricalDistribution(list(dist.args))
+        if dist.kind == "int":
+            return od.IntDistribution(*dist.args)
+        return od.FloatDistribution(*dist.args, log=dist.kind == "loguniform")
+
+    # Dots would be unflattened by OptunaSearch into nested dicts; "/" keeps keys flat and readable.
+    return {key.replace(".", "/"): convert(dist) for key, dist in space.items()}
+
+
+def optuna_sampler(name: str, seed: int) -> Any:
+    import optuna
+
+    return {"tpe": optuna.samplers.TPESampler, "qmc": optuna.samplers.QMCSampler,
+            "random": optuna.samplers.RandomSampler}[name](seed=seed)
+
+
+class DispatchingSearcher(Searcher):
+    """One Optuna study per compared value, ``num_samples`` trials each, handed out round robin."""
+
+    def __init__(self, study: Study, storage_url: str, sweep: str) -> None:
+        super().__init__(metric=study.metric, mode=study.mode)
+        import optuna
+
+        self.study = study
+        self.values = {study.label(v): v for v in study.values()}
+        storage = optuna.storages.RDBStorage(storage_url) if storage_url else None
+        self.searchers = {
+            label: OptunaSearch(space=optuna_space(study.space(value)), metric=study.metric, mode=study.mode,
+                                sampler=optuna_sampler(study.sampler, study.searcher_seed), storage=storage,
+                                study_name=f"{sweep}/{study.name}/{label}")
+            for label, value in self.values.items()
+        }
+        self.suggested: Counter[str] = Counter()
+        self.trial_value: dict[str, str] = {}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        return True  # metric and mode come from the sweep file
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        open_values = [label for label in self.values if self.suggested[label] < self.study.num_samples]
+        if not open_values:
+            return Searcher.FINISHED
+        label = min(open_values, key=lambda v: self.suggested[v])  # ties keep file order
+        params = self.searchers[label].suggest(trial_id) or {}
+        self.suggested[label] += 1
+        self.trial_value[trial_id] = label
+        config = self.study.config(self.values[label], {k.replace("/", "."): v for k, v in params.items()})
+        return {**config, META: {"study": self.study.name, "value": label, "stage": "search"}}
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self.trial_value and self.metric in result:
+            self.searchers[self.trial_value[trial_id]].on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self.trial_value:
+            self.searchers[self.trial_value[trial_id]].on_trial_complete(trial_id, result, error)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__dict__, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
+
+
+class DispatchingScheduler(FIFOScheduler):
+    """One ASHA per compared value (time in generator steps), so each value has its own brackets."""
+
+    def __init__(self, study: Study, max_steps: int, grace_period: int) -> None:
+        super().__init__()
+        self._metric, self._mode = study.metric, study.mode
+        self.schedulers = {label: AsyncHyperBandScheduler(
+            time_attr="step", metric=study.metric, mode=study.mode, max_t=max_steps,
+            grace_period=grace_period, reduction_factor=study.reduction_factor, brackets=1)
+            for label in (study.label(v) for v in study.values())}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return True
+
+    def _of(self, trial: Trial) -> AsyncHyperBandScheduler:
+        return self.schedulers[trial.config[META]["value"]]
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        self._of(trial).on_trial_add(tune_controller, trial)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        return self._of(trial).on_trial_result(tune_controller, trial, result)
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
+        self._of(trial).on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        self._of(trial).on_trial_remove(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        self._of(trial).on_trial_error(tune_controller, trial)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__dict__, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
+
+
+# ------------------------------------------------------------------------------------------ trials
+
+@dataclass
+class TrialContext:
+    """What every trial receives through the object store (works on a multi-node cluster)."""
+
+    sweep: str
+    tracker: Tracker
+    parent_run_id: str
+    metric: str
+    sentinel: float  # the metric's finite worst value, reported by failed trials
+    cpus: float
+    real_sides: dict[str, Any]
+    final_real_sides: dict[str, Any]
+
+
+def _trial_config(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    params = dict(params.get("trial", params))  # final-stage trials arrive as a grid over whole configs
+    meta = params.pop(META)
+    return flatten(params) if any(isinstance(v, dict) for v in params.values()) else params, meta
+
+
+def run_trial(params: dict[str, Any], context: TrialContext) -> None:
+    """The Tune function trainable: ganbench's ``train`` with MLflow and Ray checkpoints around it."""
+    from ganbench.train import train
+    from ganbench.trial import TrialLogger, final_evaluation
+
+    flat, meta = _trial_config(params)
+    trial_id = tune.get_context().get_trial_id()
+    logger = TrialLogger(context.tracker, context.parent_run_id, trial_id, meta, context.sweep)
+    try:
+        config = resolve(flat)
+        # Ray sets OMP_NUM_THREADS only when unset; torch must match the trial's CPUs explicitly.
+        config = replace(config, train=replace(config.train, threads=max(1, int(context.cpus))))
+        logger.start(config)
+        previous = tune.get_checkpoint()
+        state = None
+        if previous is not None:
+            with previous.as_directory() as folder:
+                state = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
+
+        def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
+            logger.log_evaluation(metrics, run_state, config)
+            result = {**metrics, "stage_final": float(meta["stage"] == "final")}
+            if run_state is None:
+                tune.report(result)
+                return
+            with tempfile.TemporaryDirectory() as folder:
+                checkpoint.save({**run_state, "mlflow_run_id": logger.run_id}, Path(folder) / STATE_FILE)
+                tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+
+        result = train(config, report, resume=state, force=True, real_sides=context.real_sides)
+        if meta["stage"] == "final" and not result["diverged"]:
+            scores = final_evaluation(logger.best_state, config, context.final_real_sides)
+            logger.log_final_evaluation(scores)
+            tune.report({**scores, "step": result["steps"], context.metric: result.get(f"final_{context.metric}", 0.0),
+                         "stage_final": 1.0})
+        logger.finish(result)
+    except (GanbenchError, ValueError, TypeError, KeyError, AssertionError, RuntimeError) as exc:
+        # Config and code errors fail the trial at once: reported, never retried. Worker crashes
+        # (the process dying) never reach this line, so Ray's FailureConfig retries those.
+        logger.fail(exc)
+        tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel})
+
+
+# ------------------------------------------------------------------------------------------ driver
+
+class TrackingCallback(tune.Callback):
+    """Closes child runs from the driver: ASHA-stopped trials may never reach their own ``finally``."""
+
+    def __init__(self, tracker: Tracker, max_steps: int) -> None:
+        self.tracker, self.max_steps = tracker, max_steps
+
+    def _close(self, trial: Trial, outcome: str, status: str) -> None:
+        from ganbench.tracking import TRIAL_TAG
+
+        run_id = self.tracker.find_run(**{TRIAL_TAG: trial.trial_id})
+        if run_id is not None and self.tracker.status(run_id) == "RUNNING":
+            self.tracker.set_tags(run_id, {"outcome": outcome})
+            self.tracker.finish(run_id, status)
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        step = (trial.last_result or {}).get("step", 0)
+        self._close(trial, "stopped_early" if step < self.max_steps else "completed", "FINISHED")
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._close(trial, "failed", "FAILED")
+
+
+class ProgressTable(tune.Callback):
+    """A compact live table of trials, printed when something changes (at most every few seconds)."""
+
+    def __init__(self, study: Study, stage: str, every_s: float = 10.0) -> None:
+        self.study, self.stage, self.every_s = study, stage, every_s
+        self.last_print, self.last_seen = 0.0, ""
+
+    def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
+        import time
+
+        rows = [(t.trial_id, t.config.get(META, t.config.get("trial", {}).get(META, {})).get("value", "?"), t.status,
+                 int((t.last_result or {}).get("step", 0)), (t.last_result or {}).get(self.study.metric))
+                for t in trials]
+        seen = repr([(r[2], r[3]) for r in rows])
+        if seen == self.last_seen or time.monotonic() - self.last_print < self.every_s:
+            return
+        self.last_seen, self.last_print = seen, time.monotonic()
+        counts = Counter(r[2] for r in rows)
+        print(f"[{self.study.name} {self.stage}] " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())))
+        for trial_id, value, status, step, metric in rows:
+            if status in ("RUNNING", "PENDING") or step:
+                shown = f"{metric:.4g}" if isinstance(metric, float) else "-"
+                print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.study.metric} {shown}")
+
+
+def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
+    """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
+    import os
+
+    import optuna
+    import ray
+
+    # Tune's snapshot warnings and Optuna's per-study INFO lines drown the progress table.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if not ray.is_initialized():
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                 runtime_env={"env_vars": env}, configure_logging=False)
+    return dict(ray.cluster_resources())
+
+
+def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,
+              configs: list[dict[str, Any]] | None, storage_url: str, sweep: str, max_steps: int,
+              max_concurrent: int, resume: bool) -> list[dict[str, Any]]:
+    """Run (or resume) one stage; returns each trial's config, last result and error, as plain data."""
+    trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
+                                    {"cpu": study.cpu, "gpu": study.gpu})
+    path = f"{storage.rstrip('/')}/{experiment}"
+    if resume and tune.Tuner.can_restore(path):
+        tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
+    else:
+        if stage == "search":
+            grace = study.grace_period or resolve(study.config(study.values()[0], {})).eval.every
+            tune_config = tune.TuneConfig(
+                search_alg=DispatchingSearcher(study, storage_url, sweep),
+                scheduler=DispatchingScheduler(study, max_steps, grace) if study.scheduler == "asha" else None,
+                num_samples=len(study.values()) * study.num_samples,
+                max_concurrent_trials=max_concurrent or None)
+            param_space: dict[str, Any] = {}
+        else:
+            tune_config = tune.TuneConfig(max_concurrent_trials=max_concurrent or None)
+            param_space = {"trial": tune.grid_search(configs or [])}
+        tuner = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=tune.RunConfig(
+            name=experiment, storage_path=storage, verbose=0,
+            failure_config=tune.FailureConfig(max_failures=2),  # worker crashes; code errors never get here
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            callbacks=[TrackingCallback(context.tracker, max_steps), ProgressTable(study, stage)]))
+    results = tuner.fit()
+    rows = []
+    for result in results:
+        flat, meta = _trial_config(result.config)
+        rows.append({"config": flat, "meta": meta, "metrics": dict(result.metrics or {}),
+                     "error": repr(result.error) if result.error else None})
+    return rows

@@ -1,0 +1,314 @@
+"""``ganbench sweep``: plan, run and resume a sweep file, stage by stage (search, then final seeds).
+
+The driver validates everything before Ray starts, prepares the real-side statistics once, creates
+the MLflow experiment and the sweep's parent run, then runs each study's stages through the Ray
+adapter (``ganbench.sweep``). Its state (stage reached, best configs, file hash) lives in
+``$GANBENCH_HOME/sweeps/<name>.json`` so that ``--resume`` continues where a killed driver stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ganbench import __version__
+from ganbench.config import resolve
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.sweep_spec import Study, SweepFile, describe, load_sweep
+from ganbench.tracking import Tracker, default_tracking_uri, home, ui_command
+
+FINAL_SEED_BASE = 1000  # final reruns use seeds apart from the search's
+ENV_KEYS = ("GANBENCH_HOME", "GANBENCH_CACHE", "GANBENCH_DATA", "GANBENCH_INCEPTION_WEIGHTS", "TORCH_HOME")
+
+
+@dataclass
+class SweepOptions:
+    file: str
+    name: str | None = None
+    resume: bool = False
+    plan: bool = False
+    address: str | None = None
+    tracking_uri: str | None = None
+    storage: str | None = None
+    max_concurrent: int | None = None
+
+
+def state_path(name: str) -> Path:
+    return home() / "sweeps" / f"{name}.json"
+
+
+def load_state(name: str) -> dict[str, Any] | None:
+    path = state_path(name)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def save_state(name: str, state: dict[str, Any]) -> None:
+    path = state_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(state, indent=2))
+    os.replace(partial, path)
+
+
+def storage_root(option: str | None) -> str:
+    if option is None:
+        return str(home() / "ray_results")
+    if "://" in option:
+        return option
+    if not os.path.isabs(option):
+        raise ConfigError("--storage", f"must be an absolute path or a URI (s3://, gs://, ...), got {option!r}")
+    return option
+
+
+def max_steps(study: Study) -> int:
+    return resolve(study.config(study.values()[0], {})).train.steps
+
+
+def check_runnable(study: Study, resources: dict[str, float] | None) -> None:
+    """Refuse what would fail or wait forever: unavailable metrics and unsatisfiable resources."""
+    from ganbench.metrics import METRICS
+
+    for value in study.values():
+        config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
+        for name in config.eval.metrics:
+            reason = METRICS.get(name).unavailable_reason()
+            if reason:
+                raise ConfigError("metric", f"{study.metric} cannot be computed here: {reason}")
+    gpus = (resources or {}).get("GPU", 0.0) if resources is not None else _local_gpus()
+    if study.gpu > 0 and gpus <= 0:
+        raise ConfigError("resources.gpu", f"{study.gpu} GPU per trial requested, but this cluster has no GPU; "
+                                           "set resources.gpu: 0 or join a cluster with GPUs (--address)")
+    cpus = (resources or {}).get("CPU", float(os.cpu_count() or 1)) if resources is not None else os.cpu_count() or 1
+    if study.cpu > cpus:
+        raise ConfigError("resources.cpu", f"{study.cpu} CPUs per trial requested, but the cluster has {cpus:g}")
+
+
+def _local_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
+def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
+    """Trials, generator steps, resources and a time estimate, measured on a short run of the first config."""
+    from ganbench.train import train
+
+    lines = []
+    for study in sweep.studies:
+        values = study.values()
+        steps = max_steps(study)
+        search, final = len(values) * study.num_samples, len(values) * study.seeds
+        first = resolve({**study.config(values[0], {k: d.midpoint() for k, d in study.space(values[0]).items()}),
+                         "train.steps": 20, "eval.every": 10_000, "train.threads": max(1, int(study.cpu))})
+        started = time.perf_counter()
+        train(first)
+        seconds_per_step = (time.perf_counter() - started) / 20
+        slots = max(1, int((os.cpu_count() or 1) // max(study.cpu, 1e-9)))
+        if study.gpu:
+            slots = min(slots, int(1 / study.gpu) * max(1, _local_gpus()))
+        if max_concurrent:
+            slots = min(slots, max_concurrent)
+        total_steps = (search + final) * steps
+        estimate = total_steps * seconds_per_step / slots
+        lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
+                  f"  metric {study.metric} ({study.mode}), search {search} trials ({study.num_samples} per value, "
+                  f"sampler {study.sampler}, scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
+                  f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
+                  f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
+                  f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step measured "
+                  f"on the first config; ASHA stops many trials early)"]
+    return "\n".join(lines)
+
+
+def run(options: SweepOptions) -> int:
+    sweep = load_sweep(options.file)
+    name = options.name or sweep.path.stem
+    state = load_state(name)
+    if state is not None and not options.resume and not options.plan:
+        raise GanbenchError(f"sweep {name!r} exists ({state_path(name)}); add --resume to continue it, "
+                            "or pick another --name")
+    if options.resume and state is None:
+        raise GanbenchError(f"--resume: no sweep named {name!r} in {state_path(name).parent}")
+    if state is not None and options.resume and state["sha256"] != sweep.sha256:
+        raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
+                            "started; resume with the original file, or start a new --name")
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    uri = options.tracking_uri or default_tracking_uri()
+    storage = storage_root(options.storage)
+    if options.plan:
+        for study in sweep.studies:
+            check_runnable(study, None if not address else _cluster_resources(address))
+        print(plan(sweep, options.max_concurrent))
+        return 0
+
+    from ganbench import sweep as ray_adapter
+
+    env = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
+    resources = ray_adapter.init_ray(address, env)
+    for study in sweep.studies:
+        check_runnable(study, resources)
+    if address and (uri.startswith("sqlite:") or "://" not in storage):
+        print("warning: on a multi-node cluster use an MLflow server URI (--tracking-uri) and shared --storage "
+              "(NFS path or s3://); a sqlite file and a local folder are only seen by this node", file=sys.stderr)
+    tracker = Tracker(uri, f"ganbench/{name}")
+    tracker.ensure_experiment()
+    command = " ".join(shlex.quote(a) for a in ["ganbench", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == ["sweep"] \
+        else f"ganbench sweep {options.file} --name {name}"
+    parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
+    if state is None:
+        state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
+                 "studies": {}, "started": time.time()}
+        _describe_parent(tracker, parent, sweep, command)
+        save_state(name, state)
+    print(f"sweep {name}: MLflow {uri} (browse: {ui_command(uri)}); Ray storage {storage}")
+    optuna_url = f"sqlite:///{home() / 'mlflow' / 'optuna' / f'{name}.db'}"
+    (home() / "mlflow" / "optuna").mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for study in sweep.studies:
+        summaries.append(_run_study(study, name, state, tracker, parent, storage, optuna_url, options, resources))
+    tracker.finish(parent, "FINISHED")
+    print("\n".join(summaries))
+    return 0
+
+
+def _cluster_resources(address: str) -> dict[str, float]:
+    from ganbench import sweep as ray_adapter
+
+    return ray_adapter.init_ray(address, {})
+
+
+def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:
+    import tempfile
+
+    import mlflow
+    import optuna
+    import ray
+    import torch
+    import torch_fidelity
+
+    tracker.log_params(parent, {"sweep_file": str(sweep.path), "command": command, "ganbench": __version__,
+                                "torch": torch.__version__, "ray": ray.__version__, "optuna": optuna.__version__,
+                                "mlflow": mlflow.__version__, "torch_fidelity": torch_fidelity.__version__,
+                                "python": platform.python_version()})
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "sweep.yaml").write_text(sweep.text)
+        (Path(folder) / "studies.json").write_text(json.dumps([describe(s) for s in sweep.studies], indent=2))
+        tracker.log_artifact(parent, Path(folder) / "sweep.yaml", "search_space")
+        tracker.log_artifact(parent, Path(folder) / "studies.json", "search_space")
+
+
+def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
+    """Real-side statistics for every image metric, computed once in the driver (trials never write)."""
+    from ganbench.metrics import METRICS
+    from ganbench.metrics.image import FidelityMetric
+    from ganbench.metrics.real import real_side
+    from ganbench.sampling import dataset_of
+
+    config = resolve(study.config(study.values()[0], {}))
+    split = getattr(config.eval, split_key)
+    sides = {}
+    for name in config.eval.metrics:
+        metric = METRICS.get(name)
+        if issubclass(metric, FidelityMetric):
+            sides[name] = real_side(dataset_of(config), split, metric.extractor)
+    return sides
+
+
+def _sentinel(study: Study) -> float:
+    from ganbench.evaluation import Evaluator
+    from ganbench.sampling import dataset_of
+
+    config = resolve(study.config(study.values()[0], {}))
+    import torch
+
+    worst = Evaluator(dataset_of(config), config, torch.device("cpu"), _real_sides(study, "split")).worst()
+    return worst.get(study.metric, 1e9 if study.mode == "min" else -1e9)
+
+
+def _run_study(study: Study, name: str, state: dict[str, Any], tracker: Tracker, parent: str, storage: str,
+               optuna_url: str, options: SweepOptions, resources: dict[str, float]) -> str:
+    from ganbench.sweep import META, TrialContext, run_stage
+
+    record = state["studies"].setdefault(study.name, {"stage": "search"})
+    steps = max_steps(study)
+    context = TrialContext(sweep=name, tracker=tracker, parent_run_id=parent, metric=study.metric,
+                           sentinel=_sentinel(study), cpus=study.cpu, real_sides=_real_sides(study, "split"),
+                           final_real_sides=_real_sides(study, "final_split"))
+    max_concurrent = options.max_concurrent or study.max_concurrent
+    if record["stage"] == "search":
+        rows = run_stage(study, "search", context, storage, f"{name}-{study.name}-search", None, optuna_url, name,
+                         steps, max_concurrent, options.resume)
+        record["search"] = summarise(rows, study, steps)
+        record["best"] = best_configs(rows, study, steps)
+        record["stage"] = "final" if study.seeds else "done"
+        save_state(name, state)
+    if record["stage"] == "final":
+        configs = [{**config, "seed": FINAL_SEED_BASE + i, META: {"study": study.name, "value": label, "stage": "final"}}
+                   for label, config in record["best"].items() for i in range(study.seeds)]
+        rows = run_stage(study, "final", context, storage, f"{name}-{study.name}-final", configs, optuna_url, name,
+                         steps, max_concurrent, options.resume)
+        record["final"] = summarise(rows, study, steps)
+        record["stage"] = "done"
+        save_state(name, state)
+    return format_summary(study, record)
+
+
+def outcome(row: dict[str, Any], steps: int) -> str:
+    metrics = row["metrics"]
+    if row["error"] or metrics.get("failed"):
+        return "failed"
+    if metrics.get("diverged"):
+        return "diverged"
+    return "completed" if metrics.get("step", 0) >= steps else "stopped_early"
+
+
+def best_configs(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str, dict[str, Any]]:
+    """Each value's best search config: full-budget trials first, ranked on the last reported metric."""
+    best: dict[str, tuple[tuple[int, float], dict[str, Any]]] = {}
+    sign = 1.0 if study.mode == "min" else -1.0
+    for row in rows:
+        kind = outcome(row, steps)
+        if kind in ("failed", "diverged") or study.metric not in row["metrics"]:
+            continue
+        key = (0 if kind == "completed" else 1, sign * row["metrics"][study.metric])
+        label = row["meta"]["value"]
+        if label not in best or key < best[label][0]:
+            best[label] = (key, row["config"])
+    return {label: config for label, (_, config) in best.items()}
+
+
+def summarise(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str, Any]:
+    table: dict[str, Any] = {}
+    final_key = f"final_eval_{study.metric}"
+    for row in rows:
+        entry = table.setdefault(row["meta"]["value"], {"completed": 0, "stopped_early": 0, "diverged": 0,
+                                                        "failed": 0, "values": []})
+        kind = outcome(row, steps)
+        entry[kind] += 1
+        value = row["metrics"].get(final_key, row["metrics"].get(study.metric))
+        if kind in ("completed", "stopped_early") and value is not None:
+            entry["values"].append(float(value))
+    return table
+
+
+def format_summary(study: Study, record: dict[str, Any]) -> str:
+    pick = min if study.mode == "min" else max
+    lines = [f"study {study.name} ({study.metric}, {study.mode}; final = mean ± std over the final-stage seeds)"]
+    for label, entry in record.get("search", {}).items():
+        final = record.get("final", {}).get(label, {})
+        values = final.get("values", [])
+        final_text = (f"final {statistics.mean(values):.4g} ± {statistics.stdev(values) if len(values) > 1 else 0:.2g} "
+                      f"(n={len(values)})") if values else "final -"
+        best = f"{pick(entry['values']):.4g}" if entry["values"] else "-"
+        lines.append(f"  {label:<24} search best {best:<10} {final_text:<28} completed {entry['completed']}, "
+                     f"stopped {entry['stopped_early']}, diverged {entry['diverged']}, failed {entry['failed']}")
+    return "\n".join(lines)
+

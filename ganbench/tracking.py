@@ -1,0 +1,129 @@
+"""The MLflow adapter: every MLflow call lives here.
+
+One parent run per sweep (created by the driver before any trial starts) and one child per trial,
+found or created by a tag holding the Ray trial id, so that a restored trial never duplicates its
+run. Runs are addressed by id through ``MlflowClient``: no global active run, nothing exported to
+workers. The default store is an absolute-path sqlite file, never a path relative to a trial's
+working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+TRIAL_TAG = "ganbench.trial_id"
+SWEEP_TAG = "ganbench.sweep"
+KIND_TAG = "ganbench.kind"
+PARAM_LIMIT = 6000  # MLflow caps each param value; larger things go in as artifacts
+BATCH_LIMIT = 900   # log_batch takes at most 1000 metrics
+
+
+def home() -> Path:
+    return Path(os.environ.get("GANBENCH_HOME") or "~/.cache/ganbench").expanduser().resolve()
+
+
+def default_tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` if set, else ``sqlite:///<abs>/mlflow/mlflow.db`` under ``$GANBENCH_HOME``."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home() / 'mlflow' / 'mlflow.db'}"
+
+
+def is_local(uri: str) -> bool:
+    return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
+
+
+def ui_command(uri: str) -> str:
+    return f"mlflow ui --backend-store-uri {uri}" if is_local(uri) else f"open {uri}"
+
+
+class Tracker:
+    """A thin, picklable handle on one experiment in one store."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        self.uri, self.experiment = uri, experiment
+        self.experiment_id = ""
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"uri": self.uri, "experiment": self.experiment, "experiment_id": self.experiment_id}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    @property
+    def client(self) -> MlflowClient:
+        if "_client" not in self.__dict__:
+            self.__dict__["_client"] = MlflowClient(tracking_uri=self.uri)
+        return self.__dict__["_client"]
+
+    def ensure_experiment(self) -> str:
+        """Create the experiment in the driver (this also runs sqlite's schema migration once, up front)."""
+        if is_local(self.uri) and self.uri.startswith("sqlite:"):
+            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        found = self.client.get_experiment_by_name(self.experiment)
+        if found is not None:
+            self.experiment_id = found.experiment_id
+        else:
+            # With a server, let it assign mlflow-artifacts:; locally, an absolute folder beside the database.
+            location = (home() / "mlflow" / "artifacts").as_uri() if is_local(self.uri) else None
+            self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=location)
+        return self.experiment_id
+
+    def find_run(self, **tags: str) -> str | None:
+        query = " and ".join(f"tags.`{k}` = '{v}'" for k, v in tags.items())
+        runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=2)
+        return runs[0].info.run_id if runs else None
+
+    def parent_run(self, sweep: str, tags: Mapping[str, str]) -> str:
+        run_id = self.find_run(**{SWEEP_TAG: sweep, KIND_TAG: "sweep"})
+        if run_id is None:
+            run_id = self.client.create_run(self.experiment_id, run_name=sweep,
+                                            tags={SWEEP_TAG: sweep, KIND_TAG: "sweep", **tags}).info.run_id
+        return run_id
+
+    def child_run(self, parent_id: str, trial_id: str, name: str, tags: Mapping[str, str]) -> tuple[str, int]:
+        """(run id, last logged step) of the trial's run, creating it on first sight."""
+        run_id = self.find_run(**{TRIAL_TAG: trial_id})
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id, self.last_step(run_id)
+        tags = {TRIAL_TAG: trial_id, KIND_TAG: "trial", "mlflow.parentRunId": parent_id, **tags}
+        return self.client.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id, -1
+
+    def last_step(self, run_id: str) -> int:
+        metrics = self.client.get_run(run_id).data.metrics
+        if "step" not in metrics:
+            return -1
+        return int(max(m.step for m in self.client.get_metric_history(run_id, "step")))
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        existing = self.client.get_run(run_id).data.params
+        fresh = [Param(k, str(v)[:PARAM_LIMIT]) for k, v in params.items() if k not in existing]
+        for start in range(0, len(fresh), 90):
+            self.client.log_batch(run_id, params=fresh[start:start + 90])
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for start in range(0, len(batch), BATCH_LIMIT):
+            self.client.log_batch(run_id, metrics=batch[start:start + BATCH_LIMIT])
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_image(self, run_id: str, image: Any, key: str, step: int) -> None:
+        self.client.log_image(run_id, image, key=key, step=step)
+
+    def log_artifact(self, run_id: str, path: str | Path, folder: str | None = None) -> None:
+        self.client.log_artifact(run_id, str(path), artifact_path=folder)
+
+    def finish(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def status(self, run_id: str) -> str:
+        return self.client.get_run(run_id).info.status
