@@ -66,10 +66,11 @@ class DispatchingSearcher(Searcher):
         self.study = study
         self.values = {study.label(v): v for v in study.values()}
         storage = optuna.storages.RDBStorage(storage_url) if storage_url else None
+        # A value with nothing to tune needs no study: its trials differ only by what the sweep fixes.
         self.searchers = {
             label: OptunaSearch(space=optuna_space(study.space(value)), metric=study.metric, mode=study.mode,
                                 sampler=optuna_sampler(study.sampler, study.searcher_seed), storage=storage,
-                                study_name=f"{sweep}/{study.name}/{label}")
+                                study_name=f"{sweep}/{study.name}/{label}") if study.space(value) else None
             for label, value in self.values.items()
         }
         self.suggested: Counter[str] = Counter()
@@ -83,19 +84,22 @@ class DispatchingSearcher(Searcher):
         if not open_values:
             return Searcher.FINISHED
         label = min(open_values, key=lambda v: self.suggested[v])  # ties keep file order
-        params = self.searchers[label].suggest(trial_id) or {}
+        searcher = self.searchers[label]
+        params = (searcher.suggest(trial_id) or {}) if searcher is not None else {}
         self.suggested[label] += 1
         self.trial_value[trial_id] = label
         config = self.study.config(self.values[label], {k.replace("/", "."): v for k, v in params.items()})
         return {**config, META: {"study": self.study.name, "value": label, "stage": "search"}}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        if trial_id in self.trial_value and self.metric in result:
-            self.searchers[self.trial_value[trial_id]].on_trial_result(trial_id, result)
+        searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
+        if searcher is not None and self.metric in result:
+            searcher.on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        if trial_id in self.trial_value:
-            self.searchers[self.trial_value[trial_id]].on_trial_complete(trial_id, result, error)
+        searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
+        if searcher is not None:
+            searcher.on_trial_complete(trial_id, result, error)
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as handle:
@@ -114,7 +118,8 @@ class DispatchingScheduler(FIFOScheduler):
         self._metric, self._mode = study.metric, study.mode
         self.schedulers = {label: AsyncHyperBandScheduler(
             time_attr="step", metric=study.metric, mode=study.mode, max_t=max_steps,
-            grace_period=grace_period, reduction_factor=study.reduction_factor, brackets=1)
+            grace_period=grace_period, reduction_factor=study.reduction_factor, brackets=1,
+            stop_last_trials=False)  # full-budget trials finish on their own, with final metrics and artifacts
             for label in (study.label(v) for v in study.values())}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
@@ -224,9 +229,18 @@ class TrackingCallback(tune.Callback):
         from ganbench.tracking import TRIAL_TAG
 
         run_id = self.tracker.find_run(**{TRIAL_TAG: trial.trial_id})
-        if run_id is not None and self.tracker.status(run_id) == "RUNNING":
-            self.tracker.set_tags(run_id, {"outcome": outcome})
-            self.tracker.finish(run_id, status)
+        if run_id is None or self.tracker.status(run_id) != "RUNNING":
+            return
+        latest = trial.checkpoint
+        if latest is not None:  # a stopped trial's best generator so far, from its last Ray checkpoint
+            from ganbench.trial import ARTIFACT_KEYS
+
+            with latest.as_directory() as folder, tempfile.TemporaryDirectory() as out:
+                state = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
+                path = checkpoint.save({k: state[k] for k in ARTIFACT_KEYS if k in state}, Path(out) / "checkpoint.pt")
+                self.tracker.log_artifact(run_id, path, "checkpoint")
+        self.tracker.set_tags(run_id, {"outcome": outcome})
+        self.tracker.finish(run_id, status)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         step = (trial.last_result or {}).get("step", 0)

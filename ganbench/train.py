@@ -46,9 +46,13 @@ def resolve_device(name: str) -> torch.device:
 
 
 def set_threads(threads: int) -> int:
-    """Pin torch's CPU threads (bitwise determinism holds only at a fixed count); returns the count."""
+    """Pin torch's CPU threads (bitwise determinism holds only at a fixed count), and numpy's BLAS with them
+    (metrics run np.cov and friends); returns the count."""
     if threads > 0:
         torch.set_num_threads(threads)
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
     return torch.get_num_threads()
 
 
@@ -188,6 +192,9 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
         if not (evaluate_now or step % config.train.log_every == 0):
             continue
         record = window.flush()
+        record.update(d_real=float(real_out.logits.detach().mean()), d_fake=float(fake_out.logits.detach().mean()),
+                      d_grad_norm=grad_norm(discriminator), g_grad_norm=grad_norm(generator))
+        # A non-finite loss, logit or gradient norm means the optimizer can no longer make sense of the run.
         if not all(math.isfinite(v) for v in record.values()):
             diverged = True
             # A finite sentinel, so that searchers and schedulers can rank the trial instead of dropping it.
@@ -195,8 +202,6 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
             if report is not None:
                 report({"step": step, **final, "diverged": 1.0}, None)
             break
-        record.update(d_real=float(real_out.logits.detach().mean()), d_fake=float(fake_out.logits.detach().mean()),
-                      d_grad_norm=grad_norm(discriminator), g_grad_norm=grad_norm(generator))
         if progress is not None:
             progress(step, record)
         if not evaluate_now:

@@ -18,3 +18,37 @@ def tiny_config(*overrides: str) -> Config:
 @pytest.fixture
 def tiny() -> Config:
     return tiny_config()
+
+
+@pytest.fixture(scope="session")
+def ganbench_home(tmp_path_factory):
+    """One GANBENCH_HOME (MLflow store, sweep states, Ray results) shared by the sweep and report tests."""
+    import os
+
+    home = tmp_path_factory.mktemp("home")
+    previous = {k: os.environ.get(k) for k in ("GANBENCH_HOME", "MLFLOW_TRACKING_URI")}
+    os.environ["GANBENCH_HOME"] = str(home)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield home
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def ray_local(ganbench_home):
+    """A local Ray for the whole session: started once, stopped at the end (never a running cluster)."""
+    import os
+    import tempfile
+
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths must stay under 107 bytes
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=150 * 1024 * 1024,
+             _temp_dir=temp, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()

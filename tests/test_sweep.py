@@ -1,0 +1,118 @@
+"""End to end: a CI-sized sweep on a local Ray, tracked in one MLflow store that later tests reuse."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from ganbench.cli import main
+from ganbench.sweep_driver import state_path
+from ganbench.tracking import default_tracking_uri
+
+SWEEPS = Path(__file__).resolve().parent / "sweeps"
+pytestmark = pytest.mark.slow
+
+
+def runs_of(experiment: str) -> list:
+    client = MlflowClient(default_tracking_uri())
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], max_results=1000) if found else []
+
+
+@pytest.fixture(scope="session")
+def ci_sweep(ray_local, ganbench_home):
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", "ci"]) == 0
+    return "ci"
+
+
+def test_store_holds_one_parent_and_one_child_per_trial(ci_sweep):
+    runs = runs_of(f"ganbench/{ci_sweep}")
+    parents = [r for r in runs if r.data.tags.get("ganbench.kind") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("ganbench.kind") == "trial"]
+    assert len(parents) == 1
+    assert len(children) == 2 * 2 + 2 * 1  # search trials, then one final seed per loss
+    assert len({r.data.tags["ganbench.trial_id"] for r in children}) == len(children)
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    parent = parents[0]
+    assert {"command", "ganbench", "torch", "ray", "optuna", "mlflow"} <= set(parent.data.params)
+    client = MlflowClient(default_tracking_uri())
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "search_space")} == {
+        "search_space/sweep.yaml", "search_space/studies.json"}
+
+
+def test_children_carry_params_curves_tags_images_and_checkpoint(ci_sweep):
+    client = MlflowClient(default_tracking_uri())
+    children = [r for r in runs_of(f"ganbench/{ci_sweep}") if r.data.tags.get("ganbench.kind") == "trial"]
+    for run in children:
+        tags = run.data.tags
+        assert tags["sweep"] == "ci" and tags["study"] == "tiny" and tags["value"] in ("non_saturating", "hinge")
+        assert tags["stage"] in ("search", "final") and tags["outcome"] in ("completed", "stopped_early")
+        assert run.data.params["loss.name"] == tags["value"] and "optim.lr_g" in run.data.params
+        assert tags["seed"] == run.data.params["seed"]
+        history = [m.step for m in client.get_metric_history(run.info.run_id, "reverse_kl")]
+        assert history == sorted(set(history)) and history[0] == 10  # strictly increasing, nothing twice
+        assert "best_reverse_kl" in run.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert "images" in artifacts
+        if tags["outcome"] == "completed":
+            assert "final_reverse_kl" in run.data.metrics
+            assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")] == ["checkpoint/checkpoint.pt"]
+    finals = [r for r in children if r.data.tags["stage"] == "final"]
+    assert {r.data.tags["seed"] for r in finals} == {"1000"}  # apart from the search's seed (0)
+    assert all(math.isfinite(r.data.metrics["final_eval_reverse_kl"]) for r in finals)
+
+
+def test_name_reuse_without_resume_is_refused(ci_sweep, capsys):
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", ci_sweep]) == 2
+    assert "add --resume" in capsys.readouterr().err
+
+
+def test_resume_of_a_finished_sweep_reruns_nothing(ci_sweep):
+    before = {r.info.run_id for r in runs_of(f"ganbench/{ci_sweep}")}
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", ci_sweep, "--resume"]) == 0
+    assert {r.info.run_id for r in runs_of(f"ganbench/{ci_sweep}")} == before
+
+
+def test_resume_with_a_changed_file_is_refused(ci_sweep, tmp_path, capsys):
+    changed = tmp_path / "tiny.yaml"
+    changed.write_text((SWEEPS / "tiny.yaml").read_text().replace("num_samples: 2", "num_samples: 3"))
+    assert main(["sweep", str(changed), "--name", ci_sweep, "--resume"]) == 2
+    assert "changed since sweep" in capsys.readouterr().err
+
+
+def test_failing_and_diverging_trials_do_not_take_the_sweep_down(ray_local, ganbench_home):
+    assert main(["sweep", str(SWEEPS / "faults.yaml"), "--name", "faults"]) == 0
+    children = {(r.data.params.get("train.batch_size"), r.data.params.get("loss.penalty_weight")): r
+                for r in runs_of("ganbench/faults") if r.data.tags.get("ganbench.kind") == "trial"}
+    assert len(children) == 4  # one run each: nothing retried
+    for (batch, _), run in children.items():
+        if batch == "400":
+            assert run.info.status == "FAILED" and run.data.tags["outcome"] == "failed"
+            assert "exceeds" in run.data.tags["failure_reason"]
+    diverged = children[("50", "3e+38")]
+    assert diverged.data.tags["outcome"] == "diverged"
+    assert diverged.data.metrics["reverse_kl"] == pytest.approx(math.log(8))  # finite worst value
+    assert children[("50", "1.0")].data.tags["outcome"] == "completed"
+
+
+def test_bad_sweep_file_starts_nothing(ganbench_home, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((SWEEPS / "tiny.yaml").read_text().replace("metric: reverse_kl", "metric: fid"))
+    assert main(["sweep", str(bad), "--name", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganbench: error: metric:") and len(err.strip().splitlines()) == 1
+    assert not state_path("bad").exists()
+
+
+def test_plan_prints_budget_and_refuses_missing_gpus(ganbench_home, tmp_path, capsys):
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "search 4 trials" in out and "final 2 reruns" in out and "estimate" in out
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text((SWEEPS / "tiny.yaml").read_text().replace("resources: {cpu: 1}", "resources: {cpu: 1, gpu: 0.25}"))
+    assert main(["sweep", str(gpu), "--plan"]) == 2
+    assert "resources.gpu: 0.25 GPU per trial requested, but this cluster has no GPU" in capsys.readouterr().err

@@ -1,0 +1,73 @@
+"""Sweep files are validated before Ray starts; every error names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.sweep_spec import load_sweep
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = yaml.safe_load((ROOT / "tests" / "sweeps" / "tiny.yaml").read_text())
+
+
+def write(tmp_path, tree) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("search_spaces/*.yaml")) + sorted(ROOT.glob("tests/sweeps/*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_sweep_files_validate(path):
+    sweep = load_sweep(path)
+    assert sweep.studies and len(sweep.sha256) == 64
+
+
+def test_values_spaces_and_configs():
+    study = load_sweep(ROOT / "tests" / "sweeps" / "tiny.yaml").studies[0]
+    assert [study.label(v) for v in study.values()] == ["non_saturating", "hinge"]
+    assert set(study.space({"loss.name": "hinge"})) == {"optim.lr_g", "optim.lr_d"}
+    assert set(study.space({"loss.name": "non_saturating"})) == {"optim.lr_g"}
+
+
+def test_cross_product_of_scientific_keys(tmp_path):
+    tree = {**BASE, "scientific": {"loss.name": ["hinge", "least_squares"], "model.pack": [1, 2]}}
+    tree["nuisance"] = {"optim.lr_g": {"uniform": [1e-4, 1e-3]}}
+    assert len(load_sweep(write(tmp_path, tree)).studies[0].values()) == 4
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"metrc": "x"}, "metrc: unknown sweep key; did you mean 'metric'?"),
+    ({"mode": "lowest"}, "mode: invalid value 'lowest'; available: max, min"),
+    ({"metric": "fid"}, "metric: 'fid' is not reported for non_saturating"),
+    ({"num_samples": 0}, "num_samples: expected an integer >= 1, got 0"),
+    ({"fixed": {"train.stesp": 3}}, "fixed.train.stesp: unknown config key; did you mean 'train.steps'?"),
+    ({"scientific": {"loss.name": ["hinge", "hnge"]}}, "loss.name: unknown loss 'hnge'"),
+    ({"nuisance": {"optim.lr_g": {"logunif": [1, 2]}}}, "nuisance.optim.lr_g: unknown distribution 'logunif'"),
+    ({"nuisance": {"optim.lr_g": {"loguniform": [0, 1]}}}, "nuisance.optim.lr_g: loguniform needs low > 0"),
+    ({"nuisance": {"optim.lr_g": {"uniform": [2, 1]}}}, "nuisance.optim.lr_g: low must be below high"),
+    ({"nuisance": {"per_value": {"wgan": {"loss.clip_value": {"uniform": [0.01, 0.1]}}}}},
+     "nuisance.per_value.wgan: not a compared value"),
+    ({"searcher": {"name": "optuna", "sampler": "cmaes"}}, "searcher.sampler: invalid value 'cmaes'"),
+    ({"scheduler": {"name": "pbt"}}, "scheduler.name: invalid value 'pbt'; available: asha, none"),
+    ({"fixed": {**BASE["fixed"], "loss.penalty": "r1", "model.d_norm": "batch"}}, "loss.penalty: r1 is a per-sample"),
+])
+def test_bad_sweep_files_name_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError) as error:
+        load_sweep(write(tmp_path, {**BASE, **change}))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_studies_list_and_malformed_yaml(tmp_path):
+    two = write(tmp_path, {"studies": [BASE, {**BASE, "study": "other"}]})
+    assert [s.name for s in load_sweep(two).studies] == ["tiny", "other"]
+    with pytest.raises(ConfigError, match="study names must be unique"):
+        load_sweep(write(tmp_path, {"studies": [BASE, BASE]}))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: [x\n")
+    with pytest.raises(GanbenchError, match="malformed YAML"):
+        load_sweep(bad)
