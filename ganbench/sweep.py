@@ -56,7 +56,19 @@ def optuna_sampler(name: str, seed: int) -> Any:
             "random": optuna.samplers.RandomSampler}[name](seed=seed)
 
 
-class DispatchingSearcher(Searcher):
+class PickledState:
+    """Ray saves searcher and scheduler state with the experiment; ours is plain attributes."""
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__dict__, handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
+
+
+class DispatchingSearcher(PickledState, Searcher):
     """One Optuna study per compared value, ``num_samples`` trials each, handed out round robin."""
 
     def __init__(self, study: Study, storage_url: str, sweep: str) -> None:
@@ -101,16 +113,8 @@ class DispatchingSearcher(Searcher):
         if searcher is not None:
             searcher.on_trial_complete(trial_id, result, error)
 
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__dict__, handle)
 
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))
-
-
-class DispatchingScheduler(FIFOScheduler):
+class DispatchingScheduler(PickledState, FIFOScheduler):
     """One ASHA per compared value (time in generator steps), so each value has its own brackets."""
 
     def __init__(self, study: Study, max_steps: int, grace_period: int) -> None:
@@ -142,14 +146,6 @@ class DispatchingScheduler(FIFOScheduler):
 
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
         self._of(trial).on_trial_error(tune_controller, trial)
-
-    def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__dict__, handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__dict__.update(pickle.load(handle))
 
 
 # ------------------------------------------------------------------------------------------ trials
