@@ -17,6 +17,8 @@ examples:
   ganbench train my.yaml --set loss.name=wgan_gp --set train.steps=2000
   ganbench train --out runs/digits --resume       # continue an interrupted run
   ganbench sample runs/digits/checkpoint.pt --n 1000 --out digits.npy
+  ganbench sweep search_spaces/quickstart.yaml    # compare losses under equal budgets (Ray + Optuna + ASHA)
+  ganbench report quickstart                      # leaderboard from MLflow into reports/quickstart/
   ganbench evaluate runs/digits/checkpoint.pt     # FID/KID/IS/PR at final-evaluation size
   ganbench extractor train digits                 # (re)train the offline LeNet feature extractor
   ganbench list                                   # datasets, models, losses, penalties, ...
@@ -106,6 +108,17 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
 
 
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "report", help="build a sweep's leaderboard (markdown, HTML, plots, CSV) from MLflow",
+        description="Read a sweep's runs from MLflow (nothing else) and write README.md (a leaderboard with its "
+                    "protocol header, bootstrap CIs and comparisons with the best row), index.html, PNG plots and "
+                    "results.csv.")
+    parser.add_argument("sweep", help="the sweep's name (its --name, default the sweep file's stem)")
+    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ganbench's sqlite)")
+    parser.add_argument("--out", help="output folder (default: reports/<sweep>)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ganbench import __version__
 
@@ -118,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(commands)
     _add_sample(commands)
     _add_sweep(commands)
+    _add_report(commands)
     _add_evaluate(commands)
     _add_extractor(commands)
     listing = commands.add_parser("list", help="list datasets, models, losses, penalties, presets, metrics, keys",

@@ -249,4 +249,13 @@ def sweep(args: argparse.Namespace) -> int:
                             tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent))
 
 
-COMMANDS.update({"extractor": extractor, "evaluate": evaluate, "sweep": sweep})
+def report(args: argparse.Namespace) -> int:
+    from ganbench.report import build_report
+    from ganbench.tracking import default_tracking_uri
+
+    out = build_report(args.sweep, args.tracking_uri or default_tracking_uri(), Path(args.out or f"reports/{args.sweep}"))
+    print(f"wrote {out}/: README.md (leaderboard), index.html, plots, results.csv")
+    return 0
+
+
+COMMANDS.update({"extractor": extractor, "evaluate": evaluate, "sweep": sweep, "report": report})

@@ -61,6 +61,20 @@ class TrialLogger:
         samples = draw(load_generator(state, config, "final"), config, count, seed=0)
         return samples_image(samples, dataset, title=f"{self.meta['value']}, step {state['step']}")
 
+    def _save_best_samples(self, path: Path) -> None:
+        from PIL import Image
+
+        from ganbench.sampling import dataset_of, draw, load_generator
+
+        config = checkpoint.config_of(self.best_state)
+        dataset = dataset_of(config)
+        count = SAMPLE_GRID if dataset.spec(config).is_image else SAMPLE_POINTS
+        samples = draw(load_generator(self.best_state, config, "best"), config, count, seed=0)
+        from ganbench.plots import samples_image
+
+        step = self.best_state.get("best_step") or self.best_state["step"]
+        Image.fromarray(samples_image(samples, dataset, title=f"{self.meta['value']}, best (step {step})")).save(path)
+
     def log_final_evaluation(self, scores: dict[str, float]) -> None:
         self.tracker.log_metrics(self.run_id, scores, step=max(self.last_logged, 0))
 
@@ -71,6 +85,8 @@ class TrialLogger:
             with tempfile.TemporaryDirectory() as folder:
                 path = checkpoint.save(self.best_state, Path(folder) / "checkpoint.pt")
                 self.tracker.log_artifact(self.run_id, path, "checkpoint")
+                self._save_best_samples(Path(folder) / "best.png")
+                self.tracker.log_artifact(self.run_id, Path(folder) / "best.png", "samples")
         self.tracker.set_tags(self.run_id, {"outcome": "diverged" if result["diverged"] else "completed",
                                             "protocol": str(result.get("protocol", {}))[:5000]})
         self.tracker.finish(self.run_id, "FINISHED")

@@ -1,0 +1,225 @@
+"""``ganbench report SWEEP``: a leaderboard built from MLflow alone (README.md, index.html, PNGs, results.csv).
+
+Rows rank on the mean of the final-stage reruns, never on the best of noisy search evaluations; each
+row carries a bootstrap CI, and every other row is compared with the best one (effect size with its
+CI, Holm-corrected Welch test, minimum detectable effect at this number of seeds).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import math
+import statistics
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ganbench import report_plots, report_stats
+from ganbench.report_data import SweepRecord, best_sample_image, curve, load_sweep_record
+
+COUNTED = ("completed", "stopped_early", "diverged", "failed")
+
+
+def trial_metric(trial: dict[str, Any], metric: str) -> float | None:
+    """A trial's number: its final-protocol evaluation if it had one, else its last evaluation."""
+    metrics = trial["metrics"]
+    for key in (f"final_eval_{metric}", f"final_{metric}", metric):
+        if key in metrics and trial["outcome"] in ("completed", "stopped_early"):
+            return float(metrics[key])
+    return None
+
+
+def leaderboard(record: SweepRecord, study: dict[str, Any]) -> list[dict[str, Any]]:
+    metric, sign = study["metric"], 1 if study["mode"] == "min" else -1
+    trials = [t for t in record.trials if t["study"] == study["name"]]
+    rows = []
+    for value in dict.fromkeys(t["value"] for t in trials):
+        mine = [t for t in trials if t["value"] == value]
+        finals = [m for t in mine if t["stage"] == "final" and (m := trial_metric(t, metric)) is not None]
+        search = [m for t in mine if t["stage"] == "search" and (m := trial_metric(t, metric)) is not None]
+        counts = {kind: sum(t["outcome"] == kind for t in mine) for kind in COUNTED}
+        rows.append({
+            "value": value, "finals": finals, "n": len(finals),
+            "mean": statistics.mean(finals) if finals else math.nan,
+            "std": statistics.stdev(finals) if len(finals) > 1 else math.nan,
+            "ci": report_stats.bootstrap_ci(finals),
+            "best_single": (min if sign > 0 else max)(search) if search else math.nan, **counts,
+        })
+    rows.sort(key=lambda r: (math.isnan(r["mean"]), sign * r["mean"] if not math.isnan(r["mean"]) else 0))
+    return rows
+
+
+def fmt(x: float, digits: int = 4) -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
+
+
+def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
+    fixed, params = study["fixed"], record.parent["params"]
+    finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
+    sample = finals[0]["params"] if finals else next((t["params"] for t in record.trials), {})
+    protocol = finals[0]["protocol"] if finals else "–"
+    steps = sample.get("train.steps", fixed.get("train.steps", "?"))
+    return [
+        f"**Data**: `{sample.get('data.name', fixed.get('data.name'))}`; evaluation during search on the "
+        f"`{sample.get('eval.split', '?')}` split, final numbers on `{sample.get('eval.final_split', '?')}` with "
+        f"{sample.get('eval.final_n_samples', '?')} generated samples and fresh noise.",
+        f"**Architecture**: `{sample.get('model.name', '?')}` (G width {sample.get('model.g_width', '?')}, D width "
+        f"{sample.get('model.d_width', '?')}, D norm {sample.get('model.d_norm', '?')}), batch "
+        f"{sample.get('train.batch_size', '?')}, {steps} generator steps per trial.",
+        f"**Metric**: `{study['metric']}` ({study['mode']}); evaluation protocol of the final runs: `{protocol}`.",
+        f"**Budget per compared value**: {study['num_samples']} search trials × {steps} steps "
+        f"({study['sampler']} sampler, scheduler {study['scheduler']}), then {study['seeds']} final seeds.",
+        f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "
+        f"optuna {params.get('optuna')}, mlflow {params.get('mlflow')}, torch-fidelity {params.get('torch_fidelity')}, "
+        f"python {params.get('python')}.",
+        f"**Reproduce**: `{params.get('command', '?')}`",
+    ]
+
+
+def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
+    ranked = [r for r in rows if r["n"]]
+    if len(ranked) < 2:
+        return ["Fewer than two values have final-stage runs: nothing to compare."]
+    best = ranked[0]
+    n = min(r["n"] for r in ranked)
+    stds = [r["std"] for r in ranked if not math.isnan(r["std"])]
+    mde = report_stats.minimum_detectable_effect(statistics.mean(stds) if stds else math.nan, n)
+    lines = [f"Against the best row (`{best['value']}`), difference = row − best in `{study['metric']}` units; "
+             f"minimum detectable effect at {n} seeds per row (α 0.05, power 0.8): {fmt(mde)}.", "",
+             "| value | difference | 95% CI | Hedges' g | Holm p |", "|---|---|---|---|---|"]
+    for c in report_stats.compare_to_best({r["value"]: r["finals"] for r in ranked}, best["value"]):
+        lines.append(f"| {c.value} | {fmt(c.difference)} | [{fmt(c.difference_ci[0])}, {fmt(c.difference_ci[1])}] | "
+                     f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} |")
+    if report_stats.too_few_seeds(n):
+        lines += ["", f"**Too few seeds to rank**: with {n} final seed(s) per value no test can separate the rows; "
+                      "the order above is descriptive only. Rerun with `seeds: 10` or more."]
+    return lines
+
+
+def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures: list[Path]) -> list[str]:
+    rows = leaderboard(record, study)
+    metric = study["metric"]
+    lines = [f"## Study `{study['name']}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
+             f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
+             "| rank | value | mean ± std | 95% bootstrap CI | seeds | best single search trial (optimistic) | "
+             "completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for rank, r in enumerate(rows, start=1):
+        lines.append(f"| {rank} | `{r['value']}` | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
+                     f"[{fmt(r['ci'][0])}, {fmt(r['ci'][1])}] | {r['n']} | {fmt(r['best_single'])} | "
+                     f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
+    lines += ["", "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
+    lines += plots(record, study, rows, out, figures)
+    return lines
+
+
+def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]], out: Path,
+          figures: list[Path]) -> list[str]:
+    name, metric = study["name"], study["metric"]
+    trials = [t for t in record.trials if t["study"] == name]
+    search = [t for t in trials if t["stage"] == "search"]
+    series = {r["value"]: [(t["metrics"].get("step", 0), m) for t in search if t["value"] == r["value"]
+                           and (m := trial_metric(t, metric)) is not None] for r in rows}
+    paths = {kind: out / f"{name}_{kind}.png" for kind in ("best_so_far", "final", "params", "curves", "samples")}
+    caption = report_plots.best_so_far(series, metric, study["mode"], study["sampler"] == "random",
+                                       paths["best_so_far"])
+    report_plots.final_distribution({r["value"]: r["finals"] for r in rows}, metric, paths["final"])
+    tuned = sorted({k for k in study["nuisance"]} | {k for p in study["per_value"].values() for k in p})
+    points = {r["value"]: [({k: float(t["params"][k]) for k in tuned if k in t["params"]}, m)
+                           for t in search if t["value"] == r["value"] and (m := trial_metric(t, metric)) is not None]
+              for r in rows}
+    report_plots.metric_vs_params(points, tuned, metric, paths["params"])
+    best_runs = {}
+    for r in rows:
+        candidates = [t for t in trials if t["value"] == r["value"] and trial_metric(t, metric) is not None]
+        finals = [t for t in candidates if t["stage"] == "final"] or candidates
+        if finals:
+            sign = 1 if study["mode"] == "min" else -1
+            best_runs[r["value"]] = min(finals, key=lambda t: sign * trial_metric(t, metric))
+    report_plots.training_curves({v: curve(record, t["run_id"], metric) for v, t in best_runs.items()}, metric,
+                                 paths["curves"])
+    with tempfile.TemporaryDirectory() as folder:
+        images = {}
+        for value, t in best_runs.items():
+            target = Path(folder) / value
+            target.mkdir()
+            image = best_sample_image(record, t["run_id"], target)
+            if image is not None:
+                images[value] = image
+        report_plots.sample_grids(images, paths["samples"])
+    figures += list(paths.values())
+    return ["### Plots", "", f"![best so far]({paths['best_so_far'].name})", "", caption, "",
+            f"![final distribution]({paths['final'].name})", "", f"![metric vs parameters]({paths['params'].name})",
+            "", f"![training curves]({paths['curves'].name})", "", f"![samples]({paths['samples'].name})", ""]
+
+
+def write_csv(record: SweepRecord, path: Path) -> None:
+    params = sorted({k for t in record.trials for k in t["params"]})
+    metrics = sorted({k for t in record.trials for k in t["metrics"]})
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["run_id", "study", "value", "stage", "seed", "outcome", "failure_reason", *params, *metrics])
+        for t in record.trials:
+            writer.writerow([t["run_id"], t["study"], t["value"], t["stage"], t["seed"], t["outcome"],
+                             t["failure_reason"], *[t["params"].get(k, "") for k in params],
+                             *[t["metrics"].get(k, "") for k in metrics]])
+
+
+def to_html(markdown: str, out: Path, title: str) -> str:
+    """A small markdown subset (headings, lists, tables, images, code, bold) to self-contained HTML."""
+    import re
+
+    def inline(text: str) -> str:
+        text = html.escape(text)
+        text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+        return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+
+    body, table = [], False
+    for line in markdown.splitlines():
+        if line.startswith("|") and set(line.replace("|", "").strip()) <= set("-: "):
+            continue
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            tag = "td" if table else "th"
+            body.append(("" if table else "<table>") + "<tr>" + "".join(f"<{tag}>{inline(c)}</{tag}>" for c in cells)
+                        + "</tr>")
+            table = True
+            continue
+        if table:
+            body.append("</table>")
+            table = False
+        if match := re.match(r"!\[([^]]*)\]\(([^)]+)\)", line):
+            data = base64.b64encode((out / match.group(2)).read_bytes()).decode()
+            body.append(f'<img alt="{html.escape(match.group(1))}" src="data:image/png;base64,{data}">')
+        elif line.startswith("#"):
+            level = len(line) - len(line.lstrip("#"))
+            body.append(f"<h{level}>{inline(line[level:].strip())}</h{level}>")
+        elif line.startswith("- "):
+            body.append(f"<p class='item'>{inline(line[2:])}</p>")
+        elif line.strip():
+            body.append(f"<p>{inline(line)}</p>")
+    if table:
+        body.append("</table>")
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}"
+             "th{background:#f3f3f3}img{max-width:100%;margin:0.5em 0}code{background:#f5f5f5;padding:1px 3px}"
+             "p.item{margin:0.3em 0 0.3em 1em}")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def build_report(name: str, tracking_uri: str, out: Path) -> Path:
+    record = load_sweep_record(name, tracking_uri)
+    out.mkdir(parents=True, exist_ok=True)
+    figures: list[Path] = []
+    lines = [f"# Sweep `{name}`", "", f"Built by `ganbench report {name}` from the MLflow store alone "
+             f"({len(record.trials)} trial runs). Numbers rank on the final-stage reruns; the best single search "
+             "trial is shown for reference only, as it is an optimistic pick among noisy evaluations.", ""]
+    for study in record.studies:
+        lines += study_section(record, study, out, figures)
+    markdown = "\n".join(lines) + "\n"
+    (out / "README.md").write_text(markdown)
+    (out / "index.html").write_text(to_html(markdown, out, f"ganbench sweep {name}"))
+    write_csv(record, out / "results.csv")
+    return out

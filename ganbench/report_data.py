@@ -1,0 +1,73 @@
+"""Pulling a sweep back out of MLflow as plain, tidy data (the report reads MLflow and nothing else)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganbench.errors import GanbenchError
+from ganbench.tracking import KIND_TAG, SWEEP_TAG, Tracker
+
+TRIAL_FIELDS = ("run_id", "study", "value", "stage", "seed", "outcome", "failure_reason", "trial_id", "status")
+
+
+@dataclass
+class SweepRecord:
+    name: str
+    tracker: Tracker
+    parent: dict[str, Any]
+    studies: list[dict[str, Any]]
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+    def study(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.studies if s["name"] == name)
+
+
+def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
+    tracker = Tracker(tracking_uri, f"ganbench/{name}")
+    experiment = tracker.client.get_experiment_by_name(tracker.experiment)
+    if experiment is None:
+        names = [e.name.removeprefix("ganbench/") for e in tracker.client.search_experiments()
+                 if e.name.startswith("ganbench/")]
+        raise GanbenchError(f"no sweep {name!r} in {tracking_uri}; sweeps there: {', '.join(sorted(names)) or 'none'}")
+    tracker.experiment_id = experiment.experiment_id
+    runs = tracker.client.search_runs([experiment.experiment_id], max_results=5000)
+    parents = [r for r in runs if r.data.tags.get(KIND_TAG) == "sweep" and r.data.tags.get(SWEEP_TAG) == name]
+    if not parents:
+        raise GanbenchError(f"sweep {name!r} has no parent run in {tracking_uri}")
+    parent = parents[0]
+    with tempfile.TemporaryDirectory() as folder:
+        path = tracker.client.download_artifacts(parent.info.run_id, "search_space/studies.json", folder)
+        studies = json.loads(Path(path).read_text())
+    record = SweepRecord(name, tracker, {"run_id": parent.info.run_id, "params": dict(parent.data.params),
+                                         "tags": dict(parent.data.tags), "start_time": parent.info.start_time},
+                         studies)
+    for run in runs:
+        tags = run.data.tags
+        if tags.get(KIND_TAG) != "trial":
+            continue
+        record.trials.append({
+            "run_id": run.info.run_id, "status": run.info.status, "trial_id": tags.get("ganbench.trial_id", ""),
+            "study": tags.get("study", ""), "value": tags.get("value", ""), "stage": tags.get("stage", ""),
+            "seed": tags.get("seed", ""), "outcome": tags.get("outcome", "unknown"),
+            "failure_reason": tags.get("failure_reason", ""), "protocol": tags.get("protocol", ""),
+            "start_time": run.info.start_time, "end_time": run.info.end_time,
+            "params": dict(run.data.params), "metrics": dict(run.data.metrics),
+        })
+    record.trials.sort(key=lambda t: t["start_time"] or 0)
+    return record
+
+
+def curve(record: SweepRecord, run_id: str, key: str) -> list[tuple[int, float]]:
+    return sorted((m.step, m.value) for m in record.tracker.client.get_metric_history(run_id, key))
+
+
+def best_sample_image(record: SweepRecord, run_id: str, folder: Path) -> Path | None:
+    """The sample grid of a run's best generator (``samples/best.png``), if the run logged one."""
+    client = record.tracker.client
+    if "samples/best.png" not in {a.path for a in client.list_artifacts(run_id, "samples")}:
+        return None
+    return Path(client.download_artifacts(run_id, "samples/best.png", str(folder)))
