@@ -34,6 +34,7 @@ def best_so_far(series: dict[str, list[tuple[float, float]]], metric: str, mode:
             continue
         steps, metrics = np.array([t[0] for t in trials]), np.array([t[1] for t in trials])
         line = axes[0].plot(np.arange(1, len(metrics) + 1), pick(metrics), marker="o", label=value)[0]
+        axes[0].xaxis.get_major_locator().set_params(integer=True)
         axes[1].plot(np.cumsum(steps), pick(metrics), marker="o", color=line.get_color(), label=value)
         if random_order and len(metrics) > 2:
             orders = [rng.permutation(len(metrics)) for _ in range(BAND_ORDERINGS)]
@@ -111,6 +112,9 @@ def sample_grids(images: dict[str, Path], path: Path) -> None:
         ax.imshow(plt.imread(image))
         ax.set_title(value, fontsize=9)
         ax.axis("off")
+    if not images:
+        axes[0][0].text(0.5, 0.5, "no run logged a sample grid", ha="center", va="center")
+        axes[0][0].axis("off")
     fig.suptitle("Samples of each value's best run")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

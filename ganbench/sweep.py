@@ -25,7 +25,6 @@ from ray.tune.search.optuna import OptunaSearch
 
 from ganbench import checkpoint
 from ganbench.config import flatten, resolve
-from ganbench.errors import GanbenchError
 from ganbench.sweep_spec import Distribution, Study
 from ganbench.tracking import Tracker
 
@@ -206,9 +205,9 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
             tune.report({**scores, "step": result["steps"], context.metric: result.get(f"final_{context.metric}", 0.0),
                          "stage_final": 1.0})
         logger.finish(result)
-    except (GanbenchError, ValueError, TypeError, KeyError, AssertionError, RuntimeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - every exception raised here is a config or code error
         # Config and code errors fail the trial at once: reported, never retried. Worker crashes
-        # (the process dying) never reach this line, so Ray's FailureConfig retries those.
+        # (the process dying, a lost node) never reach this line, so Ray's FailureConfig retries those.
         logger.fail(exc)
         tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel})
 

@@ -22,12 +22,6 @@ def runs_of(experiment: str) -> list:
     return client.search_runs([found.experiment_id], max_results=1000) if found else []
 
 
-@pytest.fixture(scope="session")
-def ci_sweep(ray_local, ganbench_home):
-    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", "ci"]) == 0
-    return "ci"
-
-
 def test_store_holds_one_parent_and_one_child_per_trial(ci_sweep):
     runs = runs_of(f"ganbench/{ci_sweep}")
     parents = [r for r in runs if r.data.tags.get("ganbench.kind") == "sweep"]
@@ -84,8 +78,7 @@ def test_resume_with_a_changed_file_is_refused(ci_sweep, tmp_path, capsys):
     assert "changed since sweep" in capsys.readouterr().err
 
 
-def test_failing_and_diverging_trials_do_not_take_the_sweep_down(ray_local, ganbench_home):
-    assert main(["sweep", str(SWEEPS / "faults.yaml"), "--name", "faults"]) == 0
+def test_failing_and_diverging_trials_do_not_take_the_sweep_down(faults_sweep):
     children = {(r.data.params.get("train.batch_size"), r.data.params.get("loss.penalty_weight")): r
                 for r in runs_of("ganbench/faults") if r.data.tags.get("ganbench.kind") == "trial"}
     assert len(children) == 4  # one run each: nothing retried

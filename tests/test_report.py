@@ -1,0 +1,89 @@
+"""Reports built from the MLflow store that the sweep tests filled (a real small sweep, not a mock)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli import main
+from ganbench.report import leaderboard
+from ganbench.report_data import load_sweep_record
+from ganbench.tracking import default_tracking_uri
+
+pytestmark = pytest.mark.slow
+FILES = ("README.md", "index.html", "results.csv", "tiny_best_so_far.png", "tiny_final.png", "tiny_params.png",
+         "tiny_curves.png", "tiny_samples.png")
+
+
+@pytest.fixture(scope="module")
+def ci_report(ci_sweep, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert main(["report", ci_sweep, "--out", str(out)]) == 0
+    return out
+
+
+def test_every_file_exists(ci_report):
+    for name in FILES:
+        assert (ci_report / name).is_file() and (ci_report / name).stat().st_size > 0, name
+
+
+def test_leaderboard_ranks_as_the_stored_metrics_dictate(ci_sweep, ci_report):
+    record = load_sweep_record(ci_sweep, default_tracking_uri())
+    finals = {}
+    for trial in record.trials:
+        if trial["stage"] == "final":
+            finals.setdefault(trial["value"], []).append(trial["metrics"]["final_eval_reverse_kl"])
+    expected = sorted(finals, key=lambda v: sum(finals[v]) / len(finals[v]))  # reverse_kl: lower is better
+    table = [line for line in (ci_report / "README.md").read_text().splitlines() if re.match(r"\| \d+ \| `", line)]
+    assert [re.search(r"`([^`]+)`", line).group(1) for line in table] == expected
+    mean = sum(finals[expected[0]]) / len(finals[expected[0]])
+    assert f"| 1 | `{expected[0]}` | {mean:.4g} ±" in table[0]
+
+
+def test_protocol_header_holds_the_real_values(ci_report):
+    text = (ci_report / "README.md").read_text()
+    assert "**Data**: `ring8`" in text and "with 500 generated samples" in text and "on `test`" in text
+    assert "`mlp` (G width 32, D width 16" in text and "30 generator steps per trial" in text
+    assert "2 search trials × 30 steps (tpe sampler, scheduler asha), then 1 final seeds" in text
+    assert "**Reproduce**: `ganbench sweep" in text and "torch 2." in text
+    assert "Too few seeds to rank" in text  # one seed per value cannot separate rows
+
+
+def test_html_parses_and_references_only_existing_files(ci_report):
+    class Collector(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refs: list[str] = []
+            self.tables = 0
+
+        def handle_starttag(self, tag, attrs):
+            self.tables += tag == "table"
+            self.refs += [v for k, v in attrs if k in ("src", "href") and v]
+
+    parser = Collector()
+    parser.feed((ci_report / "index.html").read_text())
+    parser.close()
+    assert parser.tables >= 2 and len(parser.refs) == 5
+    for ref in parser.refs:
+        assert ref.startswith("data:image/png;base64,") or (ci_report / ref).exists(), ref[:60]
+
+
+def test_results_csv_has_one_row_per_trial(ci_sweep, ci_report):
+    rows = list(csv.DictReader((ci_report / "results.csv").open()))
+    assert len(rows) == 6 and {r["stage"] for r in rows} == {"search", "final"}
+
+
+def test_a_store_with_diverged_and_failed_trials_renders_and_counts_them(faults_sweep, tmp_path):
+    assert main(["report", faults_sweep, "--out", str(tmp_path)]) == 0
+    record = load_sweep_record(faults_sweep, default_tracking_uri())
+    rows = {r["value"]: r for r in leaderboard(record, record.studies[0])}
+    assert rows["400,1.0"]["failed"] == 1 and rows["400,3e+38"]["failed"] == 1
+    assert rows["50,3e+38"]["diverged"] == 1 and rows["50,1.0"]["completed"] == 1
+    assert all(math.isnan(r["mean"]) for r in rows.values())  # no final stage: nothing ranked
+    text = Path(tmp_path / "README.md").read_text()
+    assert "| 0 | 0 | 1 | 0 |" in text and "| 0 | 0 | 0 | 1 |" in text
