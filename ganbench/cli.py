@@ -42,12 +42,18 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print result.json to stdout (no progress bar)")
 
 
+def _add_mlflow_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-id", help="pull the checkpoint of this MLflow run instead of a file")
+    parser.add_argument("--tracking-uri", help="MLflow store for --run-id / SWEEP:VALUE:best (default: ganbench's)")
+
+
 def _add_sample(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sample", help="export samples from a checkpoint",
         description="Draw N samples from a saved generator into a .npy file: points as float32 N x D, "
                     "images as uint8 N x C x H x W.")
-    parser.add_argument("checkpoint", help="a checkpoint.pt written by `ganbench train`")
+    parser.add_argument("checkpoint", nargs="?", help="a checkpoint.pt, or SWEEP:VALUE:best to pull one from MLflow")
+    _add_mlflow_source(parser)
     parser.add_argument("--n", type=int, required=True, help="number of samples")
     parser.add_argument("--out", required=True, metavar="FILE.npy", help="where to write the array")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
@@ -61,7 +67,8 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         description="Evaluate a checkpoint at final-evaluation size: fresh noise, eval.final_n_samples samples, "
                     "against the held-out eval.final_split. Numbers carry their protocol (n_real, n_fake, split, "
                     "extractor, weights hash); metrics whose weights are missing are reported as unavailable.")
-    parser.add_argument("checkpoint", help="a checkpoint.pt written by `ganbench train`")
+    parser.add_argument("checkpoint", nargs="?", help="a checkpoint.pt, or SWEEP:VALUE:best to pull one from MLflow")
+    _add_mlflow_source(parser)
     parser.add_argument("--metrics", nargs="+", metavar="METRIC", help="e.g. lenet_digits inception (default: the run's)")
     parser.add_argument("--n", type=int, help="generated samples (default: eval.final_n_samples)")
     parser.add_argument("--split", help="real split to compare against (default: eval.final_split)")

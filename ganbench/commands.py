@@ -129,7 +129,7 @@ def sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise GanbenchError(f"--n: must be >= 1, got {args.n}")
-    state = checkpoint.load(args.checkpoint)
+    state = checkpoint.load(_checkpoint_path(args))
     config = checkpoint.config_of(state)
     from ganbench.data import DATASETS
 
@@ -140,6 +140,22 @@ def sample(args: argparse.Namespace) -> int:
     np.save(out, samples)
     print(f"wrote {out}: {samples.dtype} {'x'.join(map(str, samples.shape))}")
     return 0
+
+
+def _checkpoint_path(args: argparse.Namespace) -> Path:
+    """A local checkpoint file, or one pulled from MLflow (``--run-id ID`` or ``SWEEP:VALUE:best``)."""
+    import tempfile
+
+    from ganbench.report_data import pull_checkpoint
+    from ganbench.tracking import default_tracking_uri
+
+    reference = args.run_id or (args.checkpoint if args.checkpoint and not Path(args.checkpoint).exists()
+                                and args.checkpoint.count(":") == 2 else None)
+    if reference is None:
+        if not args.checkpoint:
+            raise GanbenchError("give a CHECKPOINT file, SWEEP:VALUE:best, or --run-id RUN_ID")
+        return Path(args.checkpoint)
+    return pull_checkpoint(reference, args.tracking_uri or default_tracking_uri(), Path(tempfile.mkdtemp()))
 
 
 def listing() -> dict[str, Any]:
@@ -210,7 +226,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from ganbench.sampling import dataset_of, load_generator
     from ganbench.train import resolve_device
 
-    state = checkpoint.load(args.checkpoint)
+    state = checkpoint.load(_checkpoint_path(args))
     config = checkpoint.config_of(state)
     metrics = tuple(args.metrics) if args.metrics else config.eval.metrics
     n = args.n or config.eval.final_n_samples

@@ -71,3 +71,32 @@ def best_sample_image(record: SweepRecord, run_id: str, folder: Path) -> Path | 
     if "samples/best.png" not in {a.path for a in client.list_artifacts(run_id, "samples")}:
         return None
     return Path(client.download_artifacts(run_id, "samples/best.png", str(folder)))
+
+
+def pull_checkpoint(reference: str, tracking_uri: str, folder: Path) -> Path:
+    """A run's best checkpoint from MLflow: ``reference`` is a run id or ``sweep:value:best`` (the value's
+    best final-stage run, falling back to its best search run)."""
+    tracker = Tracker(tracking_uri, "")
+    run_id = reference
+    if reference.count(":") == 2:
+        sweep, value, which = reference.split(":")
+        if which != "best":
+            raise GanbenchError(f"{reference}: expected SWEEP:VALUE:best")
+        record = load_sweep_record(sweep, tracking_uri)
+        candidates = [t for t in record.trials if t["value"] == value and t["outcome"] == "completed"]
+        if not candidates:
+            values = sorted({t["value"] for t in record.trials})
+            raise GanbenchError(f"{reference}: no completed run for value {value!r}; values: {', '.join(values)}")
+        study = record.study(candidates[0]["study"])
+        finals = [t for t in candidates if t["stage"] == "final"] or candidates
+        sign = 1 if study["mode"] == "min" else -1
+
+        def score(trial: dict[str, Any]) -> float:
+            metrics = trial["metrics"]
+            return sign * metrics.get(f"final_eval_{study['metric']}", metrics.get(study["metric"], float("inf")))
+
+        run_id = min(finals, key=score)["run_id"]
+    try:
+        return Path(tracker.client.download_artifacts(run_id, "checkpoint/checkpoint.pt", str(folder)))
+    except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing run or artifact
+        raise GanbenchError(f"{reference}: no checkpoint artifact in {tracking_uri} ({type(exc).__name__})") from None

@@ -87,3 +87,17 @@ def test_a_store_with_diverged_and_failed_trials_renders_and_counts_them(faults_
     assert all(math.isnan(r["mean"]) for r in rows.values())  # no final stage: nothing ranked
     text = Path(tmp_path / "README.md").read_text()
     assert "| 0 | 0 | 1 | 0 |" in text and "| 0 | 0 | 0 | 1 |" in text
+
+
+def test_sample_and_evaluate_pull_checkpoints_from_mlflow(ci_sweep, tmp_path, capsys):
+    import numpy as np
+
+    target = tmp_path / "best.npy"
+    assert main(["sample", f"{ci_sweep}:hinge:best", "--n", "6", "--out", str(target)]) == 0
+    assert np.load(target).shape == (6, 2)
+    run_id = next(t["run_id"] for t in load_sweep_record(ci_sweep, default_tracking_uri()).trials
+                  if t["outcome"] == "completed")
+    capsys.readouterr()
+    assert main(["evaluate", "--run-id", run_id, "--n", "300", "--json"]) == 0
+    assert '"reverse_kl"' in capsys.readouterr().out
+    assert main(["sample", f"{ci_sweep}:nope:best", "--n", "6", "--out", str(target)]) == 2
