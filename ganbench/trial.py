@@ -6,8 +6,11 @@ at or below the last logged step are skipped, so a resumed trial never logs a st
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,24 @@ class TrialLogger:
         self.meta, self.sweep = meta, sweep
         self.run_id = ""
         self.last_logged = -1
+        self.started = time.perf_counter()
+        self.tracking_s = 0.0  # time spent on MLflow (and rendering what goes to it), reported per trial
         self.best_state: dict[str, Any] | None = None
         self._generator: Any = None
 
+    @contextlib.contextmanager
+    def _timed(self) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.tracking_s += time.perf_counter() - started
+
     def start(self, config: Config) -> None:
+        with self._timed():
+            self._start(config)
+
+    def _start(self, config: Config) -> None:
         tags = {"sweep": self.sweep, "study": self.meta["study"], "value": self.meta["value"],
                 "stage": self.meta["stage"], "seed": str(config.seed), "outcome": "running"}
         name = f"{self.meta['study']}-{self.meta['value']}-{self.meta['stage']}-{self.trial_id}"
@@ -42,6 +59,10 @@ class TrialLogger:
         self.tracker.log_params(self.run_id, to_flat(config))
 
     def log_evaluation(self, metrics: dict[str, float], state: dict[str, Any] | None, config: Config) -> None:
+        with self._timed():
+            self._log_evaluation(metrics, state, config)
+
+    def _log_evaluation(self, metrics: dict[str, float], state: dict[str, Any] | None, config: Config) -> None:
         step = int(metrics["step"])
         if state is not None:  # keep what the artifact needs; the live state changes as training goes on
             self.best_state = {key: copy.deepcopy(state[key]) for key in ARTIFACT_KEYS if key in state}
@@ -79,6 +100,7 @@ class TrialLogger:
         self.tracker.log_metrics(self.run_id, scores, step=max(self.last_logged, 0))
 
     def finish(self, result: dict[str, Any]) -> None:
+        finishing = time.perf_counter()
         summary = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         self.tracker.log_metrics(self.run_id, summary, step=max(self.last_logged, 0))
         if self.best_state is not None:
@@ -87,6 +109,10 @@ class TrialLogger:
                 self.tracker.log_artifact(self.run_id, path, "checkpoint")
                 self._save_best_samples(Path(folder) / "best.png")
                 self.tracker.log_artifact(self.run_id, Path(folder) / "best.png", "samples")
+        self.tracking_s += time.perf_counter() - finishing
+        self.tracker.log_metrics(self.run_id, {"tracking_s": self.tracking_s,
+                                               "trial_wall_s": time.perf_counter() - self.started},
+                                 step=max(self.last_logged, 0))
         self.tracker.set_tags(self.run_id, {"outcome": "diverged" if result["diverged"] else "completed",
                                             "protocol": str(result.get("protocol", {}))[:5000]})
         self.tracker.finish(self.run_id, "FINISHED")
