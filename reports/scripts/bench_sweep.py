@@ -1,0 +1,191 @@
+"""Benchmarks of the sweep machinery (sweep issue), each reported as medians over interleaved repetitions.
+
+(a) wall time of a K-trial sweep vs the same K ``train()`` calls run one after another in one process,
+    same steps and the same total threads (sweep: K trials of 1 thread, 2 at once; sequential: 2 threads);
+(b) time from ``ganbench sweep`` starting to the first trial result, warm store, with a breakdown;
+(c) MLflow logging's share of trial time (each trial reports ``tracking_s`` and ``trial_wall_s``);
+(d) generator steps TPE+ASHA needs to reach the final metric random search without early stopping reaches
+    with its full budget (reverse KL on ring8), over repeated sweeps of each method.
+
+    python reports/scripts/bench_sweep.py --part a b c --repeats 3
+    python reports/scripts/bench_sweep.py --part d --repeats 5
+
+Writes reports/perf/sweep_<part>.json and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OUT = Path(__file__).resolve().parents[1] / "perf"
+RING8 = {"data.name": "ring8", "data.size": 20000, "train.log_every": 50}
+
+
+def env(home: Path) -> dict[str, str]:
+    return {**os.environ, "GANBENCH_HOME": str(home), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def write_sweep(folder: Path, tree: dict[str, Any]) -> Path:
+    path = folder / "bench.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+def run_sweep(path: Path, home: Path, name: str) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ganbench", "sweep", str(path), "--name", name], env=env(home), check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def child_runs(home: Path, name: str) -> list[Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name(f"ganbench/{name}")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    return [r for r in runs if r.data.tags.get("ganbench.kind") == "trial"]
+
+
+def part_a(repeats: int, trials: int, steps: int) -> dict[str, Any]:
+    """K identical-budget trials: a sweep (2 at once, 1 thread each) vs K sequential train() calls (2 threads)."""
+    fixed = {**RING8, "train.steps": steps, "eval.every": steps // 2}
+    tree = {"study": "a", "metric": "reverse_kl", "mode": "min", "fixed": fixed,
+            "scientific": {"seed": list(range(trials))}, "num_samples": 1, "seeds": 0,
+            "scheduler": {"name": "none"}, "resources": {"cpu": 1}}
+    sequential = ("from ganbench.config import load_config\nfrom ganbench.train import train\n"
+                  f"for seed in range({trials}):\n"
+                  f"    train(load_config(overrides=[*{[f'{k}={v}' for k, v in fixed.items()]!r}, f'seed={{seed}}', "
+                  "'train.threads=2']))\n")
+    rows = []
+    for rep in range(repeats):
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_sweep(Path(folder), tree)
+            sweep_s = run_sweep(path, Path(folder) / "home", f"a{rep}")
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", sequential], check=True, env=env(Path(tempfile.gettempdir())))
+        rows.append({"sweep_s": sweep_s, "sequential_s": time.perf_counter() - started})
+        rows[-1]["ratio"] = rows[-1]["sweep_s"] / rows[-1]["sequential_s"]
+        print(f"(a) rep {rep}: sweep {sweep_s:.1f}s, sequential {rows[-1]['sequential_s']:.1f}s, "
+              f"ratio {rows[-1]['ratio']:.3f}", flush=True)
+    return {"trials": trials, "steps": steps, "rows": rows, "median_ratio": statistics.median(r["ratio"] for r in rows),
+            "goal": 0.60}
+
+
+def part_bc(repeats: int) -> dict[str, Any]:
+    """(b) command start to first trial result on a warm store, with a breakdown; (c) MLflow's share."""
+    tree = {"study": "b", "metric": "reverse_kl", "mode": "min", "fixed": {**RING8, "train.steps": 400,
+                                                                           "eval.every": 100},
+            "scientific": {"loss.name": ["non_saturating", "hinge"]}, "num_samples": 1, "seeds": 0,
+            "scheduler": {"name": "none"}, "resources": {"cpu": 1}}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder) / "home"
+        path = write_sweep(Path(folder), tree)
+        run_sweep(path, home, "warmup")  # creates the store: later runs find it warm
+        for rep in range(repeats):
+            started_ms = time.time() * 1000
+            total = run_sweep(path, home, f"b{rep}")
+            runs = child_runs(home, f"b{rep}")
+            from mlflow import MlflowClient
+
+            client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+            first = min(m.timestamp for r in runs for m in client.get_metric_history(r.info.run_id, "reverse_kl"))
+            shares = [r.data.metrics["tracking_s"] / r.data.metrics["trial_wall_s"] for r in runs]
+            rows.append({"first_result_s": (first - started_ms) / 1000, "total_s": total,
+                         "mlflow_share_median": statistics.median(shares)})
+            print(f"(b/c) rep {rep}: first result {rows[-1]['first_result_s']:.1f}s, MLflow share "
+                  f"{rows[-1]['mlflow_share_median']:.2%}", flush=True)
+        imports = _time("import ganbench.sweep, ganbench.sweep_driver, ganbench.train")
+        ray_start = _time("import ray, time; t=time.perf_counter(); ray.init(address='local', include_dashboard=False);"
+                          " print(time.perf_counter()-t)", inner=True)
+        mlflow_s = _time(f"import os, time; os.environ['GANBENCH_HOME']='{home}'\n"
+                         "from ganbench.tracking import Tracker, default_tracking_uri; t=time.perf_counter(); "
+                         "tr=Tracker(default_tracking_uri(), 'ganbench/warmup'); tr.ensure_experiment(); "
+                         "tr.parent_run('warmup', {}); print(time.perf_counter()-t)", inner=True)
+    return {"rows": rows, "median_first_result_s": statistics.median(r["first_result_s"] for r in rows),
+            "median_mlflow_share": statistics.median(r["mlflow_share_median"] for r in rows),
+            "breakdown_s": {"imports": imports, "ray_start": ray_start, "mlflow_warm": mlflow_s},
+            "goals": {"first_result_s": 20, "mlflow_share": 0.02}}
+
+
+def _time(code: str, inner: bool = False) -> float:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=env(Path(tempfile.gettempdir()))).stdout
+    return float(out.strip().splitlines()[-1]) if inner else time.perf_counter() - started
+
+
+def part_d(repeats: int, trials: int, steps: int) -> dict[str, Any]:
+    """Steps TPE+ASHA needs to reach the full-budget random search's final reverse KL."""
+    nuisance = {"optim.lr_g": {"loguniform": [1e-4, 1e-2]}, "optim.lr_d": {"loguniform": [1e-4, 1e-2]},
+                "optim.beta1": {"uniform": [0.0, 0.9]}}
+    fixed = {**RING8, "train.steps": steps, "eval.every": steps // 8}
+    methods = {"random": ({"name": "optuna", "sampler": "random"}, {"name": "none"}),
+               "tpe_asha": ({"name": "optuna", "sampler": "tpe"}, {"name": "asha", "grace_period": steps // 8,
+                                                                    "reduction_factor": 3})}
+    curves: dict[str, list[list[tuple[float, float]]]] = {m: [] for m in methods}
+    for rep in range(repeats):
+        for method, (searcher, scheduler) in methods.items():
+            tree = {"study": "d", "metric": "reverse_kl", "mode": "min", "fixed": fixed,
+                    "scientific": {"loss.name": ["non_saturating"]}, "nuisance": nuisance, "num_samples": trials,
+                    "seeds": 0, "searcher": {**searcher, "seed": rep}, "scheduler": scheduler,
+                    "resources": {"cpu": 1}}
+            with tempfile.TemporaryDirectory() as folder:
+                home = Path(folder) / "home"
+                run_sweep(write_sweep(Path(folder), tree), home, f"d{rep}{method}")
+                runs = sorted(child_runs(home, f"d{rep}{method}"), key=lambda r: r.info.end_time or 0)
+                curves[method].append([(r.data.metrics.get("step", 0), r.data.metrics["reverse_kl"]) for r in runs])
+            print(f"(d) rep {rep} {method}: {len(runs)} trials", flush=True)
+    random_total = [sum(s for s, _ in c) for c in curves["random"]]
+    target = statistics.median(min(m for _, m in c) for c in curves["random"])
+    needed = []
+    for c in curves["tpe_asha"]:
+        used, best = 0.0, float("inf")
+        for step, metric in c:
+            used, best = used + step, min(best, metric)
+            if best <= target:
+                break
+        needed.append(used / statistics.median(random_total) if best <= target else float("inf"))
+    finite = sorted(needed)
+    q = statistics.quantiles(finite, n=4) if len(finite) >= 2 else [finite[0]] * 3
+    return {"target_reverse_kl": target, "ratios": needed, "median_ratio": statistics.median(finite),
+            "iqr": [q[0], q[2]], "goal": 0.35, "curves": curves}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", nargs="+", choices=("a", "b", "c", "d"), default=["a", "b", "c"])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=1500)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    if "a" in args.part:
+        result = part_a(args.repeats, args.trials, args.steps)
+        (OUT / "sweep_a.json").write_text(json.dumps(result, indent=2))
+        print(f"(a) median ratio sweep/sequential: {result['median_ratio']:.3f} (goal <= 0.60)")
+    if "b" in args.part or "c" in args.part:
+        result = part_bc(args.repeats)
+        (OUT / "sweep_bc.json").write_text(json.dumps(result, indent=2))
+        print(f"(b) median first result {result['median_first_result_s']:.1f}s (goal <= 20s), breakdown "
+              f"{result['breakdown_s']}; (c) median MLflow share {result['median_mlflow_share']:.2%} (goal <= 2%)")
+    if "d" in args.part:
+        result = part_d(args.repeats, args.trials * 2, args.steps)
+        (OUT / "sweep_d.json").write_text(json.dumps(result, indent=2))
+        print(f"(d) median steps ratio {result['median_ratio']:.3f}, IQR {result['iqr']} (goal <= 0.35)")
+
+
+if __name__ == "__main__":
+    main()
