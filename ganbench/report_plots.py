@@ -34,13 +34,15 @@ def best_so_far(series: dict[str, list[tuple[float, float]]], metric: str, mode:
             continue
         steps, metrics = np.array([t[0] for t in trials]), np.array([t[1] for t in trials])
         line = axes[0].plot(np.arange(1, len(metrics) + 1), pick(metrics), marker="o", label=value)[0]
-        axes[0].xaxis.get_major_locator().set_params(integer=True)
         axes[1].plot(np.cumsum(steps), pick(metrics), marker="o", color=line.get_color(), label=value)
         if random_order and len(metrics) > 2:
             orders = [rng.permutation(len(metrics)) for _ in range(BAND_ORDERINGS)]
             curves = np.array([pick(metrics[o]) for o in orders])
             low, high = np.percentile(curves, [10, 90], axis=0)
             axes[0].fill_between(np.arange(1, len(metrics) + 1), low, high, color=line.get_color(), alpha=0.15)
+    from matplotlib.ticker import MaxNLocator
+
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0].set(title=f"Best {metric} so far, by trial", xlabel="search trials", ylabel=f"best {metric}")
     axes[1].set(title=f"Best {metric} so far, by budget", xlabel="cumulative generator steps", ylabel=f"best {metric}")
     for ax in axes:
@@ -82,7 +84,10 @@ def metric_vs_params(points: dict[str, list[tuple[dict[str, float], float]]], pa
             if xs:
                 ax.scatter([x for x, _ in xs], [m for _, m in xs], s=18, label=value)
         if param.startswith("optim.lr") or param.endswith("penalty_weight") or param.endswith("clip_value"):
+            from matplotlib.ticker import NullFormatter
+
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on narrow ranges
         ax.set(title=f"{metric} vs {param}", xlabel=param, ylabel=metric)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
