@@ -98,6 +98,44 @@ def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[
     return lines
 
 
+PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "batch_size": "train.batch_size",
+                 "data": "data.name", "model": "model.name"}
+
+
+def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
+    """Ours and theirs side by side: a verdict per row by its stated tolerance, and protocol differences."""
+    from ganbench.metrics.base import METRICS
+
+    finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
+    ours_params = finals[0]["params"] if finals else {}
+    lines = ["| source | their row | our value | metric | theirs | ours (final seeds) | verdict | protocol |",
+             "|---|---|---|---|---|---|---|---|"]
+    for ref in study["reference"]:
+        metric = ref["metric"]
+        values = [v for t in finals if t["value"] == str(ref["value"]) and t["outcome"] == "completed"
+                  and (v := t["metrics"].get(f"final_eval_{metric}", t["metrics"].get(f"final_{metric}"))) is not None]
+        theirs = float(ref["mean"])
+        direction = next((m.directions[metric] for _, m in METRICS.items() if metric in m.directions), "min")
+        if not values:
+            ours_text, verdict = "–", "no final runs"
+        else:
+            ours = statistics.mean(values)
+            ours_text = f"{fmt(ours)} ± {fmt(statistics.stdev(values), 2) if len(values) > 1 else '–'} (n={len(values)})"
+            gap = ours - theirs
+            if abs(gap) <= float(ref["tolerance"]):
+                verdict = f"within ±{ref['tolerance']}"
+            else:
+                verdict = "better" if (gap < 0) == (direction == "min") else "worse"
+        differs = [f"{k}: theirs {v}, ours {ours_params.get(PROTOCOL_KEYS[k])}"
+                   for k, v in (ref.get("protocol") or {}).items()
+                   if k in PROTOCOL_KEYS and str(v) != str(ours_params.get(PROTOCOL_KEYS[k]))]
+        warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same"
+        err = f" ± {ref['err']}" if "err" in ref else ""
+        lines.append(f"| {ref['source']} | {ref['row']} | `{ref['value']}` | {metric} | {theirs:g}{err} | {ours_text} | "
+                     f"{verdict} | {warning} |")
+    return lines
+
+
 def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures: list[Path]) -> list[str]:
     rows = leaderboard(record, study)
     metric = study["metric"]
@@ -110,6 +148,8 @@ def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures
                      f"[{fmt(r['ci'][0])}, {fmt(r['ci'][1])}] | {r['n']} | {fmt(r['best_single'])} | "
                      f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
     lines += ["", "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
+    if study.get("reference"):
+        lines += ["### Against published numbers", "", *reference_lines(record, study), ""]
     lines += plots(record, study, rows, out, figures)
     return lines
 

@@ -202,7 +202,28 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
             per_value[str(label)][key] = parse_distribution(raw, f"{where}nuisance.per_value.{label}.{key}")
     study = Study(**{**study.__dict__, "per_value": per_value})
     _check_configs(study, where)
+    _check_references(study, labels, where)
     return study
+
+
+REFERENCE_KEYS = ("source", "row", "value", "metric", "mean", "err", "tolerance", "protocol")
+
+
+def _check_references(study: Study, labels: dict[str, Any], where: str) -> None:
+    """Published numbers: each names its source, our compared value, the metric, its mean and tolerance."""
+    for i, ref in enumerate(study.reference):
+        key = f"{where}reference[{i}]"
+        if not isinstance(ref, dict):
+            raise ConfigError(key, "expected a mapping with source, row, value, metric, mean, tolerance, protocol")
+        for name in ref:
+            if name not in REFERENCE_KEYS:
+                raise ConfigError(f"{key}.{name}", f"unknown reference key; {choices_hint(name, REFERENCE_KEYS)}")
+        for name in ("source", "row", "value", "metric", "mean", "tolerance"):
+            _require(ref, name, f"{key}.")
+        if str(ref["value"]) not in labels:
+            raise ConfigError(f"{key}.value", f"not a compared value; {choices_hint(str(ref['value']), labels)}")
+        _number(ref["mean"], f"{key}.mean")
+        _number(ref["tolerance"], f"{key}.tolerance")
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
