@@ -35,7 +35,7 @@ def test_values_spaces_and_configs():
 
 
 def test_cross_product_of_scientific_keys(tmp_path):
-    tree = {**BASE, "scientific": {"loss.name": ["hinge", "least_squares"], "model.pack": [1, 2]}}
+    tree = {**BASE, "scientific": {"loss.name": ["hinge", "least_squares"], "model.pack": [1, 2]}, "reference": []}
     tree["nuisance"] = {"optim.lr_g": {"uniform": [1e-4, 1e-3]}}
     assert len(load_sweep(write(tmp_path, tree)).studies[0].values()) == 4
 
