@@ -103,9 +103,14 @@ class DispatchingSearcher(PickledState, Searcher):
         return {**config, META: {"study": self.study.name, "value": label, "stage": "search"}}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        import optuna
+
         searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
         if searcher is not None and self.metric in result:
-            searcher.on_trial_result(trial_id, result)
+            try:
+                searcher.on_trial_result(trial_id, result)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # finished before a killed driver could save Tune's state; --resume replays it
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
@@ -182,6 +187,10 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         # Ray sets OMP_NUM_THREADS only when unset; torch must match the trial's CPUs explicitly.
         config = replace(config, train=replace(config.train, threads=max(1, int(context.cpus))))
         logger.start(config)
+        if logger.closed:
+            # Finished before a killed driver saved Tune's state: report what MLflow holds, train nothing again.
+            tune.report({**logger.recorded_metrics(), "stage_final": float(meta["stage"] == "final")})
+            return
         previous = tune.get_checkpoint()
         state = None
         if previous is not None:
@@ -284,7 +293,10 @@ def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
     if not ray.is_initialized():
         ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
                  runtime_env={"env_vars": env}, configure_logging=False)
-    return dict(ray.cluster_resources())
+    resources = dict(ray.cluster_resources())
+    # With a custom searcher Tune keeps one trial PENDING at a time, so trials start one by one; allow one per CPU.
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, int(resources.get("CPU", 1)))))
+    return resources
 
 
 def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,

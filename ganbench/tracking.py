@@ -90,10 +90,18 @@ class Tracker:
         """(run id, last logged step) of the trial's run, creating it on first sight."""
         run_id = self.find_run(**{TRIAL_TAG: trial_id})
         if run_id is not None:
-            self.client.update_run(run_id, status="RUNNING")
+            if not self.closed(run_id):  # a closed run stays closed: the trial's outcome is already recorded
+                self.client.update_run(run_id, status="RUNNING")
             return run_id, self.last_step(run_id)
         tags = {TRIAL_TAG: trial_id, KIND_TAG: "trial", "mlflow.parentRunId": parent_id, **tags}
         return self.client.create_run(self.experiment_id, run_name=name, tags=tags).info.run_id, -1
+
+    def closed(self, run_id: str) -> bool:
+        """Whether the run's outcome was recorded (completed, diverged, failed, stopped early)."""
+        return self.client.get_run(run_id).data.tags.get("outcome", "running") != "running"
+
+    def metrics(self, run_id: str) -> dict[str, float]:
+        return dict(self.client.get_run(run_id).data.metrics)
 
     def last_step(self, run_id: str) -> int:
         metrics = self.client.get_run(run_id).data.metrics

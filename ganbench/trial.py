@@ -33,6 +33,7 @@ class TrialLogger:
         self.tracker, self.parent_run_id, self.trial_id = tracker, parent_run_id, trial_id
         self.meta, self.sweep = meta, sweep
         self.run_id = ""
+        self.closed = False
         self.last_logged = -1
         self.started = time.perf_counter()
         self.tracking_s = 0.0  # time spent on MLflow (and rendering what goes to it), reported per trial
@@ -56,7 +57,13 @@ class TrialLogger:
                 "stage": self.meta["stage"], "seed": str(config.seed), "outcome": "running"}
         name = f"{self.meta['study']}-{self.meta['value']}-{self.meta['stage']}-{self.trial_id}"
         self.run_id, self.last_logged = self.tracker.child_run(self.parent_run_id, self.trial_id, name, tags)
-        self.tracker.log_params(self.run_id, to_flat(config))
+        self.closed = self.tracker.closed(self.run_id)
+        if not self.closed:
+            self.tracker.log_params(self.run_id, to_flat(config))
+
+    def recorded_metrics(self) -> dict[str, float]:
+        """The last values a closed run logged (Tune replays such a trial after a killed driver resumes)."""
+        return self.tracker.metrics(self.run_id)
 
     def log_evaluation(self, metrics: dict[str, float], state: dict[str, Any] | None, config: Config) -> None:
         with self._timed():
@@ -101,7 +108,9 @@ class TrialLogger:
 
     def finish(self, result: dict[str, Any]) -> None:
         finishing = time.perf_counter()
-        summary = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        # best_* went in with its evaluation; logging it again at the same step would duplicate points.
+        summary = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                   and (not k.startswith("best_") or k == "best_step")}
         self.tracker.log_metrics(self.run_id, summary, step=max(self.last_logged, 0))
         if self.best_state is not None:
             with tempfile.TemporaryDirectory() as folder:

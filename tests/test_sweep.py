@@ -47,8 +47,12 @@ def test_children_carry_params_curves_tags_images_and_checkpoint(ci_sweep):
         assert tags["stage"] in ("search", "final") and tags["outcome"] in ("completed", "stopped_early")
         assert run.data.params["loss.name"] == tags["value"] and "optim.lr_g" in run.data.params
         assert tags["seed"] == run.data.params["seed"]
-        history = [m.step for m in client.get_metric_history(run.info.run_id, "reverse_kl")]
-        assert history == sorted(set(history)) and history[0] == 10  # strictly increasing, nothing twice
+        for key in run.data.metrics:  # every metric's steps strictly increase: nothing logged twice
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+            assert steps == sorted(set(steps)), key
+        assert client.get_metric_history(run.info.run_id, "reverse_kl")[0].step == 10
+        assert run.data.params["train.threads"] == "1"  # torch threads match the trial's CPUs
+        assert 0 < run.data.metrics["tracking_s"] < run.data.metrics["trial_wall_s"]
         assert "best_reverse_kl" in run.data.metrics
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert "images" in artifacts
