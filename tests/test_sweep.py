@@ -52,12 +52,12 @@ def test_children_carry_params_curves_tags_images_and_checkpoint(ci_sweep):
             assert steps == sorted(set(steps)), key
         assert client.get_metric_history(run.info.run_id, "reverse_kl")[0].step == 10
         assert run.data.params["train.threads"] == "1"  # torch threads match the trial's CPUs
-        assert 0 < run.data.metrics["tracking_s"] < run.data.metrics["trial_wall_s"]
         assert "best_reverse_kl" in run.data.metrics
         artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert "images" in artifacts
         if tags["outcome"] == "completed":
             assert "final_reverse_kl" in run.data.metrics
+            assert 0 < run.data.metrics["tracking_s"] < run.data.metrics["trial_wall_s"]
             assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")] == ["checkpoint/checkpoint.pt"]
     finals = [r for r in children if r.data.tags["stage"] == "final"]
     assert {r.data.tags["seed"] for r in finals} == {"1000"}  # apart from the search's seed (0)
