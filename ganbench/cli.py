@@ -59,6 +59,9 @@ def _add_sample(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     parser.add_argument("--weights", choices=("best", "final", "ema"), default="best",
                         help="which generator: the best by eval.select (default), the last, or the EMA copy")
+    parser.add_argument("--class", dest="class_index", type=int, metavar="C",
+                        help="conditional generators: draw only class C (default: every class equally)")
+    parser.add_argument("--grid", metavar="FILE.png", help="also write a per-class grid (conditional) or sample plot")
 
 
 def _add_evaluate(commands: argparse._SubParsersAction) -> None:

@@ -134,11 +134,22 @@ def sample(args: argparse.Namespace) -> int:
     from ganbench.data import DATASETS
 
     spec = DATASETS.get(config.data.name).spec(config)
-    samples = to_export(draw(load_generator(state, config, args.weights), config, args.n, args.seed), spec)
+    generator = load_generator(state, config, args.weights)
+    drawn = draw(generator, config, args.n, args.seed, class_index=args.class_index)
+    samples = to_export(drawn, spec)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, samples)
     print(f"wrote {out}: {samples.dtype} {'x'.join(map(str, samples.shape))}")
+    if args.grid:
+        from ganbench.plots import save_class_grid, save_samples
+        from ganbench.sampling import dataset_of, draw_per_class
+
+        if getattr(generator, "num_classes", 0) and args.class_index is None:
+            save_class_grid(draw_per_class(generator, config, 10, args.seed), args.grid, title=config.data.name)
+        else:
+            save_samples(drawn, dataset_of(config), args.grid)
+        print(f"wrote {args.grid}")
     return 0
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from ganbench.config import FIELDS, Config
 from ganbench.constraints import CONSTRAINTS
-from ganbench.data import DATASETS
+from ganbench.data import DATASETS, DataSpec
 from ganbench.errors import ConfigError
 from ganbench.losses import LOSSES
 from ganbench.metrics import METRICS
 from ganbench.metrics.base import direction_of
 from ganbench.metrics.image import FIDELITY
 from ganbench.models import MODELS
+from ganbench.models.conditioning import conditioning_classes
 from ganbench.penalties import PENALTIES
 from ganbench.presets import PRESETS
 from ganbench.registry import Registry
@@ -47,6 +48,7 @@ def validate(config: Config) -> None:
         fitting = [name for name, model in MODELS.items() if model.unsupported_reason(spec) is None]
         raise ConfigError("model.name", f"{config.model.name} {reason} (data.name={config.data.name}); "
                                         f"models for this data: {', '.join(fitting)}")
+    _validate_conditioning(config, spec)
     if PENALTIES.get(config.loss.penalty).per_sample_gradient and config.model.d_norm == "batch":
         raise ConfigError("loss.penalty", f"{config.loss.penalty} is a per-sample penalty and batch norm in D "
                                           "mixes samples; set model.d_norm to none or layer")
@@ -75,3 +77,30 @@ def validate(config: Config) -> None:
                                    f"available: {', '.join(dataset.splits)}")
     if config.device not in ("auto", "cpu", "mps") and not config.device.startswith("cuda"):
         raise ConfigError("device", f"invalid value {config.device!r}; available: auto, cpu, cuda, cuda:N, mps")
+
+
+# What to change when a loss reads a D output the configured model does not give.
+OUTPUT_HINTS = {
+    "class_logits": "set data.conditional=true and model.d_conditioning=classifier",
+    "labels": "set data.conditional=true",
+}
+
+
+def _validate_conditioning(config: Config, spec: DataSpec) -> None:
+    model = MODELS.get(config.model.name)
+    if config.data.conditional and not spec.num_classes:
+        labelled = [name for name, dataset in DATASETS.items() if dataset.spec(config).num_classes]
+        raise ConfigError("data.conditional", f"data.name={config.data.name} has no class labels; labelled "
+                                              f"datasets: {', '.join(labelled)}")
+    if config.data.conditional and not model.conditional_discriminator:
+        fitting = [name for name, m in MODELS.items() if m.conditional_discriminator]
+        raise ConfigError("data.conditional", f"model.name={config.model.name}'s discriminator cannot use labels; "
+                                              f"conditional models: {', '.join(fitting)}")
+    given = model.discriminator_outputs(config.model, conditioning_classes(config, spec))
+    missing = sorted(LOSSES.get(config.loss.name).requires - given)
+    if missing:
+        providers = [name for name, m in MODELS.items()
+                     if not m.unsupported_reason(spec) and set(missing) <= m.discriminator_outputs(config.model, 1)]
+        hint = OUTPUT_HINTS.get(missing[0], f"use a model whose D gives it: {', '.join(providers) or 'none'}")
+        raise ConfigError("loss.name", f"{config.loss.name} needs {' and '.join(missing)} from D, which "
+                                       f"model.name={config.model.name} does not give here; {hint}")

@@ -31,6 +31,12 @@ class DataConfig:
     download: bool = _opt(False, "let torchvision download missing files (under a file lock)")
     size: int = _opt(100_000, "points drawn once for 2-D mixtures (PacGAN: 100,000)", min=1)
     shape: tuple[int, ...] = _opt((1, 28, 28), "C x H x W of the `fake` dataset")
+    conditional: bool = _opt(False, "condition G and D on the data's class labels (cGAN; ACGAN with "
+                                    "model.d_conditioning=classifier)")
+    image_size: int = _opt(64, "side of the square images `celeba` and `image_folder` are resized and cropped to",
+                           choices=(8, 28, 32, 64))
+    folder: str = _opt("", "folder of images for `image_folder` (one subfolder per class gives labels)")
+    limit: int = _opt(0, "read at most this many images per split of `celeba` / `image_folder` (0 = all)", min=0)
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class ModelConfig:
     d_norm: str = _opt("none", "normalisation in D", choices=("none", "batch", "layer"))
     d_spectral_norm: bool = _opt(False, "spectral normalisation on every D layer")
     pack: int = _opt(1, "PacGAN packing: D sees this many samples concatenated", min=1)
+    d_conditioning: str = _opt("projection", "how D uses labels when data.conditional: a projection term "
+                               "(Miyato & Koyama 2018) or an auxiliary classifier head (ACGAN)",
+                               choices=("projection", "classifier"))
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,10 @@ class LossConfig:
     penalty_weight: float = _opt(10.0, "weight of the penalty term (lambda; gamma for r1)", min=0.0)
     constraint: str = _opt("none", "post-D-step constraint on D", registry="constraints")
     clip_value: float = _opt(0.01, "weight_clip bound c: D weights stay in [-c, c]", above=0.0)
+    class_weight: float = _opt(1.0, "weight of auxiliary_classifier's class term, for G and D alike", min=0.0)
+    began_gamma: float = _opt(0.5, "boundary_equilibrium's diversity ratio gamma = E[L(G(z))] / E[L(x)]",
+                              above=0.0, max=1.0)
+    began_lambda: float = _opt(0.001, "boundary_equilibrium's learning rate lambda_k for the control k", min=0.0)
     preset: str = _opt("", "the preset these settings came from, if any", registry="presets", allow_empty=True)
 
 

@@ -1,7 +1,8 @@
 """Drawing samples for evaluation with noise of its own, and scoring them with the configured metrics.
 
 The noise comes from a generator seeded by the config alone, so evaluating more or less often never
-changes training, and every evaluation of a run scores the same z.
+changes training, and every evaluation of a run scores the same z. A conditional G is asked for every
+class equally (``balanced_labels``: 0, 1, ..., C-1, 0, ...), unless the caller names the labels.
 """
 
 from __future__ import annotations
@@ -15,20 +16,34 @@ from ganbench.config import Config
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import METRICS, Metric
 from ganbench.models.base import sample_latent
+from ganbench.models.conditioning import balanced_labels
 
 EVAL_SEED_OFFSET = 1_000_003  # keeps evaluation noise apart from training noise of nearby seeds
 CHUNK = 1000
 
 
+def generation_labels(generator: nn.Module, n: int) -> Tensor | None:
+    """The labels ``generate`` asks G for by default: balanced over its classes, or None if unconditional."""
+    num_classes = getattr(generator, "num_classes", 0)
+    return balanced_labels(n, num_classes) if num_classes else None
+
+
 @torch.no_grad()
-def generate(generator: nn.Module, config: Config, n: int, seed: int, device: torch.device) -> Tensor:
-    """``n`` samples on the CPU, from G in eval mode (BN uses its running statistics)."""
+def generate(generator: nn.Module, config: Config, n: int, seed: int, device: torch.device,
+             labels: Tensor | None = None) -> Tensor:
+    """``n`` samples on the CPU, from G in eval mode (BN uses its running statistics); a conditional G
+    gets ``labels`` (default: ``generation_labels``)."""
     noise = torch.Generator().manual_seed(seed)
+    if labels is None:
+        labels = generation_labels(generator, n)
     was_training = generator.training
     generator.eval()
     try:
-        chunks = [generator(sample_latent(min(CHUNK, n - start), config.model, device, noise)).cpu()
-                  for start in range(0, n, CHUNK)]
+        chunks = []
+        for start in range(0, n, CHUNK):
+            z = sample_latent(min(CHUNK, n - start), config.model, device, noise)
+            chunk_labels = None if labels is None else labels[start:start + CHUNK].to(device)
+            chunks.append(generator(z, chunk_labels).cpu())
     finally:
         generator.train(was_training)
     return torch.cat(chunks)

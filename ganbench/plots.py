@@ -61,3 +61,35 @@ def samples_figure(samples: Tensor, dataset: Dataset, title: str = "", size: flo
     ax.set_title(title or dataset.name)
     fig.tight_layout()
     return fig
+
+
+def save_class_grid(per_class: Tensor, path: str | os.PathLike, title: str = "") -> None:
+    """A conditional G's samples, one row per class: images as a grid (row c = class c), points as a
+    scatter coloured by class. ``per_class`` is classes x n x sample shape (``sampling.draw_per_class``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes, per_row = per_class.shape[:2]
+    if per_class.dim() == 3:  # points
+        fig, ax = plt.subplots(figsize=(5, 5))
+        for index in range(classes):
+            ax.scatter(per_class[index, :, 0].numpy(), per_class[index, :, 1].numpy(), s=3, label=str(index))
+        ax.set_aspect("equal")
+        ax.legend(loc="upper right", fontsize=6, markerscale=3, title="class")
+    else:
+        from torchvision.utils import make_grid
+
+        grid = make_grid(per_class.flatten(0, 1).clamp(-1, 1), nrow=per_row, normalize=True, value_range=(-1, 1),
+                         pad_value=1.0)
+        fig, ax = plt.subplots(figsize=(max(4, per_row * 0.5), max(4, classes * 0.5)))
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_yticks([(index + 0.5) * grid.shape[1] / classes for index in range(classes)],
+                      [str(index) for index in range(classes)])
+        ax.set_xticks([])
+        ax.set_ylabel("requested class")
+    ax.set_title(title or "samples per class")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -40,3 +40,17 @@ class DRAGAN(Preset):
     description = "Kodali et al. 2017: non_saturating + dragan penalty 10, D without batch norm"
     defaults = {"loss.name": "non_saturating", "loss.penalty": "dragan", "loss.penalty_weight": 10.0,
                 "loss.constraint": "none", "model.d_norm": "none"}
+
+
+@PRESETS.register("acgan")
+class ACGAN(Preset):
+    description = "Odena et al. 2017: auxiliary_classifier loss, class-conditional G, D with a class head"
+    defaults = {"loss.name": "auxiliary_classifier", "data.conditional": True, "model.d_conditioning": "classifier"}
+
+
+@PRESETS.register("began")
+class BEGAN(Preset):
+    description = "Berthelot et al. 2017: boundary_equilibrium loss on the autoencoding began model, D without batch norm"
+    # Batch norm in an autoencoding D lets a collapsed fake batch normalise to a constant it reconstructs
+    # perfectly: on digits with d_norm=batch, k never left 0 and G collapsed to one digit.
+    defaults = {"loss.name": "boundary_equilibrium", "model.name": "began", "model.d_norm": "none"}

@@ -89,7 +89,8 @@ def metric_vs_params(points: dict[str, list[tuple[dict[str, float], float]]], pa
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide on narrow ranges
         ax.set(title=f"{metric} vs {param}", xlabel=param, ylabel=metric)
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -24,7 +24,7 @@ from ganbench.data import DATASETS, Dataset, DataSpec, ShuffledBatches
 from ganbench.evaluation import Evaluator
 from ganbench.losses import Loss, build_loss
 from ganbench.metrics.base import direction_of
-from ganbench.models import MODELS
+from ganbench.models import Conditioning, build_models
 from ganbench.models.base import sample_latent
 from ganbench.optim import GeneratorEMA, build_optimizers
 from ganbench.penalties import PENALTIES, Penalty
@@ -74,7 +74,7 @@ def build(config: Config, device: torch.device) -> Components:
     torch.manual_seed(config.seed)
     dataset = DATASETS.get(config.data.name)(config)
     spec = dataset.spec(config)
-    generator, discriminator = MODELS.get(config.model.name).build(config.model, spec)
+    generator, discriminator = build_models(config, spec)
     return Components(dataset, spec, generator.to(device), discriminator.to(device), build_loss(config.loss),
                       PENALTIES.get(config.loss.penalty)(), CONSTRAINTS.get(config.loss.constraint)(config.loss))
 
@@ -95,20 +95,22 @@ def grad_norm(module: nn.Module) -> float:
 
 
 class LossWindow:
-    """Sums losses as tensors between records, so that the hot loop never syncs with the device."""
+    """Sums losses as tensors between records, so that the hot loop never syncs with the device; a loss's
+    diagnostics (plain floats, added once per D step) are averaged over their own count."""
 
     def __init__(self) -> None:
-        self.sums: dict[str, Tensor] = {}
-        self.count = 0
+        self.sums: dict[str, Tensor | float] = {}
+        self.counts: dict[str, int] = {}
 
-    def add(self, **values: Tensor) -> None:
+    def add(self, **values: Tensor | float) -> None:
         for key, value in values.items():
-            self.sums[key] = self.sums[key] + value.detach() if key in self.sums else value.detach()
-        self.count += 1
+            value = value.detach() if isinstance(value, Tensor) else value
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     def flush(self) -> dict[str, float]:
-        means = {key: float(total) / max(self.count, 1) for key, total in self.sums.items()}
-        self.sums, self.count = {}, 0
+        means = {key: float(total) / self.counts[key] for key, total in self.sums.items()}
+        self.sums, self.counts = {}, {}
         return means
 
 
@@ -125,6 +127,7 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     optimizer_g, optimizer_d = build_optimizers(config.optim, generator, discriminator)
     ema = GeneratorEMA(generator, config.optim.ema) if config.optim.ema > 0 else None
     real_samples, real_labels = parts.dataset.load("train")
+    conditioning = Conditioning.of(config, parts.spec, device)
     batches = ShuffledBatches(real_samples, real_labels, config.train.batch_size, config.seed, device)
     evaluator = Evaluator(parts.dataset, config, device, real_sides)
     select = config.eval.select if config.eval.select in evaluator.keys else ""  # unavailable: nothing selects
@@ -160,24 +163,27 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     while step < config.train.steps:
         for _ in range(disc_steps):
             real, labels = batches.next()
+            real_labels_seen = conditioning.real(labels)
+            fake_labels = conditioning.sample(batch_size)
             with torch.no_grad():
-                fake = generator(sample_latent(batch_size, config.model, device))
-            real_out, fake_out = discriminator(real), discriminator(fake)
+                fake = generator(sample_latent(batch_size, config.model, device), fake_labels)
+            real_out, fake_out = discriminator(real, real_labels_seen), discriminator(fake, fake_labels)
             discriminator_loss = loss.discriminator_loss(real_out, fake_out)
-            penalty = parts.penalty(discriminator, real, fake, labels)
+            penalty = parts.penalty(discriminator, real, fake, real_labels_seen)  # interpolates take real labels
             optimizer_d.zero_grad(set_to_none=True)
             (discriminator_loss + weight * penalty).backward()
             optimizer_d.step()
             parts.constraint.apply(discriminator)
-            loss.after_discriminator_step(real_out, fake_out)
+            window.add(**loss.after_discriminator_step(real_out, fake_out))
 
         # Freezing D keeps the generator step from computing D's weight gradients.
         discriminator.requires_grad_(False)
-        fake_out = discriminator(generator(sample_latent(batch_size, config.model, device)))
+        fake_labels = conditioning.sample(batch_size)
+        fake_out = discriminator(generator(sample_latent(batch_size, config.model, device), fake_labels), fake_labels)
         real_out_g = None
         if loss.generator_needs_real:
             with torch.no_grad():
-                real_out_g = discriminator(real)
+                real_out_g = discriminator(real, real_labels_seen)
         generator_loss = loss.generator_loss(real_out_g, fake_out)
         optimizer_g.zero_grad(set_to_none=True)
         generator_loss.backward()

@@ -29,8 +29,9 @@ def test_console_script_reports_bad_input_in_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "ganbench: error: loss.name: unknown loss 'hnge'; did you mean 'hinge'? available: hinge, least_squares, "
-        "minimax, non_saturating, relativistic, relativistic_average, wasserstein"]
+        "ganbench: error: loss.name: unknown loss 'hnge'; did you mean 'hinge'? available: auxiliary_classifier, "
+        "boundary_equilibrium, hinge, least_squares, minimax, non_saturating, relativistic, relativistic_average, "
+        "wasserstein"]
     assert not out.exists()
 
 
@@ -108,3 +109,18 @@ def test_list_json_names_every_registry(capsys):
     assert table["datasets"]["entries"]["ring8"]["defaults"]["model.name"] == "mlp"
     assert main(["list"]) == 0
     assert "config keys" in capsys.readouterr().out
+
+
+def test_sample_one_class_and_a_per_class_grid(tmp_path, capsys):
+    out = tmp_path / "run"
+    conditional = ["--set", "data.name=digits", "--set", "data.conditional=true", "--set", "eval.metrics=[]",
+                   "--set", "eval.select=", "--set", "train.steps=2", "--set", "eval.every=2", "--set", "model.g_width=4",
+                   "--set", "model.d_width=4", "--set", "train.threads=1"]
+    assert main(["train", *conditional, "--out", str(out), "--json"]) == 0
+    target, grid = tmp_path / "threes.npy", tmp_path / "grid.png"
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--class", "3", "--out", str(target)]) == 0
+    assert np.load(target).shape == (4, 1, 8, 8)
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--out", str(target), "--grid", str(grid)]) == 0
+    assert grid.stat().st_size > 0
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--class", "12", "--out", str(target)]) == 2
+    assert "--class: 12 is not a class" in capsys.readouterr().err

@@ -14,6 +14,12 @@ from ganbench.models.base import DiscriminatorOutput
 
 REAL = [1.0, -0.5, 2.0]
 FAKE = [0.2, -1.0, 0.7]
+# What richer discriminators add (every loss gets them; most ignore them).
+CLASS_LOGITS = {"real": [[2.0, 0.0, -1.0], [0.5, 0.5, 0.0], [-1.0, 3.0, 1.0]],
+                "fake": [[0.0, 1.0, 0.0], [1.5, -0.5, 0.2], [0.3, 0.3, 2.0]]}
+LABELS = {"real": [0, 2, 1], "fake": [1, 0, 0]}
+ERRORS = {"real": [0.3, 0.1, 0.5], "fake": [0.6, 0.2, 0.4]}
+CLASS_WEIGHT = 0.7
 
 
 def sigmoid(x: float) -> float:
@@ -33,7 +39,13 @@ def log_one_minus_sigmoid_mean(values) -> float:
     return mean(math.log(1 - sigmoid(v)) for v in values)
 
 
+def cross_entropy(side: str) -> float:
+    return mean(math.log(sum(math.exp(v) for v in row)) - row[label]
+                for row, label in zip(CLASS_LOGITS[side], LABELS[side], strict=True))
+
+
 MEAN_R, MEAN_F = mean(REAL), mean(FAKE)
+NS_D, NS_G = -log_sigmoid_mean(REAL) - log_one_minus_sigmoid_mean(FAKE), -log_sigmoid_mean(FAKE)
 # name -> (discriminator loss, generator loss) on (REAL, FAKE), from each paper's definition.
 KNOWN = {
     "minimax": (-log_sigmoid_mean(REAL) - log_one_minus_sigmoid_mean(FAKE), log_one_minus_sigmoid_mean(FAKE)),
@@ -48,11 +60,24 @@ KNOWN = {
         -log_sigmoid_mean(r - MEAN_F for r in REAL) - log_one_minus_sigmoid_mean(f - MEAN_R for f in FAKE),
         -log_sigmoid_mean(f - MEAN_R for f in FAKE) - log_one_minus_sigmoid_mean(r - MEAN_F for r in REAL),
     ),
+    # ACGAN: non-saturating plus the weighted class term (D on both sides, G on its own samples).
+    "auxiliary_classifier": (NS_D + CLASS_WEIGHT * (cross_entropy("real") + cross_entropy("fake")),
+                             NS_G + CLASS_WEIGHT * cross_entropy("fake")),
+    # BEGAN at its initial k = 0: L_D = L(x) - 0 * L(G(z)), L_G = L(G(z)).
+    "boundary_equilibrium": (mean(ERRORS["real"]), mean(ERRORS["fake"])),
 }
 
 
 def outputs(values) -> DiscriminatorOutput:
-    return DiscriminatorOutput(logits=torch.tensor(values, dtype=torch.float64))
+    side = "real" if values is REAL else "fake"
+    return DiscriminatorOutput(logits=torch.tensor(values, dtype=torch.float64),
+                               class_logits=torch.tensor(CLASS_LOGITS[side], dtype=torch.float64),
+                               reconstruction_error=torch.tensor(ERRORS[side], dtype=torch.float64),
+                               labels=torch.tensor(LABELS[side]))
+
+
+def make(name: str):
+    return LOSSES.get(name)(LossConfig(name=name, class_weight=CLASS_WEIGHT))
 
 
 def test_every_loss_has_known_values():
@@ -61,7 +86,7 @@ def test_every_loss_has_known_values():
 
 @pytest.mark.parametrize("name", LOSSES.names())
 def test_known_values(name):
-    loss = LOSSES.get(name)(LossConfig(name=name))
+    loss = make(name)
     expected_d, expected_g = KNOWN[name]
     assert float(loss.discriminator_loss(outputs(REAL), outputs(FAKE))) == pytest.approx(expected_d, rel=1e-9)
     assert float(loss.generator_loss(outputs(REAL), outputs(FAKE))) == pytest.approx(expected_g, rel=1e-9)
@@ -71,12 +96,14 @@ def test_known_values(name):
 def test_gradients_reach_the_right_network(name):
     torch.manual_seed(0)
     generator = torch.nn.Linear(3, 2)
-    discriminator = torch.nn.Linear(2, 1)
-    loss = LOSSES.get(name)(LossConfig(name=name))
-    real, z = torch.randn(8, 2), torch.randn(8, 3)
+    discriminator = torch.nn.Linear(2, 1 + 3 + 2)  # logit, 3 class logits, a 2-D reconstruction
+    loss = make(name)
+    real, z, labels = torch.randn(8, 2), torch.randn(8, 3), torch.arange(8) % 3
 
     def judge(x):
-        return DiscriminatorOutput(logits=discriminator(x).reshape(-1))
+        out = discriminator(x)
+        return DiscriminatorOutput(logits=out[:, 0], class_logits=out[:, 1:4],
+                                   reconstruction_error=(out[:, 4:] - x).abs().mean(1), labels=labels)
 
     d_loss = loss.discriminator_loss(judge(real), judge(generator(z).detach()))
     assert d_loss.dim() == 0 and torch.isfinite(d_loss)
@@ -96,14 +123,39 @@ def test_gradients_reach_the_right_network(name):
 
 @pytest.mark.parametrize("name", LOSSES.names())
 def test_generator_needs_real_is_declared_truthfully(name):
-    loss = LOSSES.get(name)(LossConfig(name=name))
+    loss = make(name)
     if not loss.generator_needs_real:  # the generator term must then ignore D(real) entirely
         assert float(loss.generator_loss(None, outputs(FAKE))) == pytest.approx(KNOWN[name][1])
 
 
 @pytest.mark.parametrize("name", LOSSES.names())
 def test_state_round_trips(name):
-    loss = LOSSES.get(name)(LossConfig(name=name))
+    loss = make(name)
     state = loss.state_dict()
     loss.load_state_dict(state)
     assert loss.state_dict() == state
+
+
+def test_every_loss_declares_readable_requirements():
+    fields = set(DiscriminatorOutput.__dataclass_fields__)
+    for name, loss in LOSSES.items():
+        assert loss.requires <= fields, name
+
+
+def test_began_k_control_and_convergence_measure():
+    config = LossConfig(name="boundary_equilibrium", began_gamma=0.5, began_lambda=0.1)
+    loss = LOSSES.get("boundary_equilibrium")(config)
+    real, fake = outputs(REAL), outputs(FAKE)  # L(x) = 0.3, L(G(z)) = 0.4
+    balance = 0.5 * 0.3 - 0.4
+    diagnostics = loss.after_discriminator_step(real, fake)
+    assert loss.k == 0.0  # k + 0.1 * balance < 0: clipped at 0
+    assert diagnostics == pytest.approx({"began_k": 0.0, "began_convergence": 0.3 + abs(balance)})
+    loss.load_state_dict({"k": 0.5})
+    loss.after_discriminator_step(real, fake)
+    assert loss.k == pytest.approx(0.5 + 0.1 * balance)
+    assert float(loss.discriminator_loss(real, fake)) == pytest.approx(0.3 - loss.k * 0.4)
+    loss.load_state_dict({"k": 0.999})
+    loss.after_discriminator_step(outputs(REAL), DiscriminatorOutput(logits=torch.zeros(3),
+                                                                     reconstruction_error=torch.zeros(3)))
+    assert loss.k == 1.0  # clipped at 1
+    assert loss.state_dict() == {"k": 1.0}

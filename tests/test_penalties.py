@@ -16,9 +16,10 @@ KNOWN = {"none": 0.0, "gradient_penalty": (5 - 1) ** 2, "dragan": (5 - 1) ** 2, 
 class LinearD(Discriminator):
     def __init__(self, pack: int = 1) -> None:
         super().__init__(pack)
-        self.body = nn.Linear(2 * pack, 1, bias=False)
+        self.features = nn.Identity()
+        self.head = nn.Linear(2 * pack, 1, bias=False)
         with torch.no_grad():
-            self.body.weight.copy_(torch.tensor([[3.0, 4.0] + [0.0, 0.0] * (pack - 1)]))
+            self.head.weight.copy_(torch.tensor([[3.0, 4.0] + [0.0, 0.0] * (pack - 1)]))
 
 
 def test_every_penalty_has_known_values():
@@ -40,7 +41,8 @@ def test_gradients_reach_only_the_discriminator(name):
     torch.manual_seed(0)
     generator = nn.Linear(3, 2)
     discriminator = Discriminator()
-    discriminator.body = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    discriminator.features = nn.Sequential(nn.Linear(2, 8), nn.Tanh())
+    discriminator.head = nn.Linear(8, 1)
     value = PENALTIES.get(name)()(discriminator, torch.randn(8, 2), generator(torch.randn(8, 3)), None)
     assert torch.isfinite(value)
     if name == "none":
@@ -48,5 +50,5 @@ def test_gradients_reach_only_the_discriminator(name):
         return
     value.backward()
     # Input gradients do not depend on the last bias, so check the weights.
-    assert discriminator.body[0].weight.grad.abs().sum() > 0 and discriminator.body[2].weight.grad.abs().sum() > 0
+    assert discriminator.features[0].weight.grad.abs().sum() > 0 and discriminator.head.weight.grad.abs().sum() > 0
     assert generator.weight.grad is None  # the fake batch enters detached

@@ -33,6 +33,15 @@ class Recorder:
             self.states.append(torch.load(buffer, weights_only=True))
 
 
+# Settings that give a loss the D outputs it requires: keyed by requirement, never by loss name.
+REQUIREMENT_OVERRIDES = {"class_logits": ("data.conditional=true", "model.d_conditioning=classifier"),
+                         "labels": ("data.conditional=true",), "reconstruction_error": ("model.name=began",)}
+
+
+def overrides_for(loss: str) -> list[str]:
+    return sorted({o for need in LOSSES.get(loss).requires for o in REQUIREMENT_OVERRIDES[need]})
+
+
 def without_timing(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "wall_time_s"}
 
@@ -81,8 +90,11 @@ def test_seed_changes_the_run():
     assert not torch.equal(a.states[-1]["generator"]["body.0.weight"], b.states[-1]["generator"]["body.0.weight"])
 
 
-@pytest.mark.parametrize("extra", [(), ("loss.name=wgan", "optim.ema=0.5"), ("loss.name=dragan",)],
-                         ids=["non_saturating", "wgan+ema", "dragan"])
+@pytest.mark.parametrize("extra", [(), ("loss.name=wgan", "optim.ema=0.5"), ("loss.name=dragan",),
+                                   ("data.conditional=true", "loss.penalty=r1"),
+                                   ("loss.name=auxiliary_classifier", *overrides_for("auxiliary_classifier")),
+                                   ("loss.name=boundary_equilibrium", *overrides_for("boundary_equilibrium"))],
+                         ids=["non_saturating", "wgan+ema", "dragan", "conditional+r1", "acgan", "began"])
 def test_resume_equals_uninterrupted(extra):
     config = tiny_config("train.steps=30", *extra)
     uninterrupted = Recorder()
@@ -135,10 +147,13 @@ def test_divergence_ends_the_run_with_finite_sentinels(monkeypatch):
     assert result["best_step"] == 10  # the evaluation before divergence stays the best
 
 
+@pytest.mark.parametrize("pack", [1, 2])
 @pytest.mark.parametrize("loss", LOSSES.names())
 @pytest.mark.parametrize("penalty", PENALTIES.names())
-def test_every_loss_and_penalty_trains(loss, penalty):
-    result = train(tiny_config(f"loss.name={loss}", f"loss.penalty={penalty}", "train.steps=4", "eval.every=4"))
+def test_every_loss_and_penalty_trains(loss, penalty, pack):
+    """Every loss with every penalty, with and without PacGAN packing."""
+    result = train(tiny_config(f"loss.name={loss}", f"loss.penalty={penalty}", *overrides_for(loss), "train.steps=4",
+                               "eval.every=4", f"model.pack={pack}"))
     assert result["diverged"] is False and result["steps"] == 4
 
 
@@ -184,3 +199,30 @@ def test_numerical_blow_up_without_a_nan_loss_is_divergence():
     result = train(tiny_config("loss.penalty=gradient_penalty", "loss.penalty_weight=3e38"))
     assert result["diverged"] is True and result["steps"] == 5
     assert result["final_reverse_kl"] == pytest.approx(math.log(8))
+
+
+def test_requirement_overrides_cover_every_requirement():
+    needs = {need for _, loss in LOSSES.items() for need in loss.requires}
+    assert needs <= set(REQUIREMENT_OVERRIDES) and {"class_logits", "reconstruction_error"} <= needs
+
+
+@pytest.mark.parametrize("conditioning", ["projection", "classifier"])
+def test_conditional_image_smoke_run(conditioning):
+    config = tiny_config("data.name=fake", "model.name=dcgan", "data.shape=[1,8,8]", "train.batch_size=8",
+                         "model.g_width=4", "model.d_width=4", "model.latent_dim=8", "train.steps=4", "eval.every=2",
+                         "data.conditional=true", f"model.d_conditioning={conditioning}", "model.pack=2")
+    result = train(config)
+    assert result["steps"] == 4 and not result["diverged"]
+
+
+def test_loss_diagnostics_are_logged():
+    """BEGAN's k and convergence measure reach the records, averaged over D steps."""
+    records = []
+    config = tiny_config("loss.name=boundary_equilibrium", *overrides_for("boundary_equilibrium"),
+                         "loss.began_lambda=0.05", "train.disc_steps=2")
+    result = train(config, progress=lambda step, record: records.append(record))
+    assert not result["diverged"] and records
+    for record in records:
+        assert 0.0 <= record["began_k"] <= 1.0 and record["began_convergence"] > 0
+    assert result["final_began_k"] == records[-1]["began_k"]
+    assert any(record["began_k"] > 0 for record in records)  # the control moved

@@ -1,8 +1,10 @@
-"""What every model family shares: D's output record, packing, norms, and the model registry."""
+"""What every model family shares: D's output record, packing, conditioning heads, norms, and the
+model registry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -11,45 +13,91 @@ from ganbench.config import ModelConfig
 from ganbench.data.spec import DataSpec
 from ganbench.registry import Registry
 
+MAX_LABEL_DIM = 64  # G's label embedding: one dimension per class, up to this many
+
 
 @dataclass
 class DiscriminatorOutput:
     """D's verdict on a batch: adversarial logits (one per D decision, i.e. per packed group),
-    plus what auxiliary-classifier and autoencoding discriminators add."""
+    plus what auxiliary-classifier and autoencoding discriminators add. ``class_logits`` are per
+    sample (B x classes); ``labels`` are the labels D was shown (None when unconditional), carried
+    here so that a loss's class term sees them without seeing the data."""
 
     logits: Tensor
     class_logits: Tensor | None = None
     reconstruction_error: Tensor | None = None
+    labels: Tensor | None = None
 
 
 class Discriminator(nn.Module):
-    """Base D: packs ``pack`` consecutive samples into one input (PacGAN), then runs ``body``.
+    """Base D: packs ``pack`` consecutive samples into one input (PacGAN), maps them to a feature
+    vector with ``features``, then scores it with ``head``.
 
-    Subclasses build ``self.body`` for inputs with ``pack`` times the channels (or features).
+    Subclasses build ``self.features`` for inputs with ``pack`` times the channels (or features), then
+    call ``add_heads``. With labels, D either adds a projection term (Miyato & Koyama 2018) to its
+    logits or classifies each sample with an auxiliary head (ACGAN, Odena et al. 2017).
     """
 
     def __init__(self, pack: int = 1) -> None:
         super().__init__()
         self.pack = pack
+        self.projection: nn.Embedding | None = None
+        self.class_head: nn.Linear | None = None
+
+    def add_heads(self, feature_dim: int, config: ModelConfig, num_classes: int = 0) -> None:
+        self.head = nn.Linear(feature_dim, 1)
+        if num_classes and config.d_conditioning == "projection":
+            self.projection = nn.Embedding(num_classes, feature_dim)
+            nn.init.normal_(self.projection.weight, std=0.02)
+        elif num_classes and config.d_conditioning == "classifier":
+            self.class_head = nn.Linear(feature_dim, num_classes * self.pack)  # one verdict per packed sample
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> DiscriminatorOutput:
         # (B, C, ...) -> (B / pack, pack * C, ...): PacGAN concatenates samples along channels.
         packed = x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
-        return DiscriminatorOutput(logits=self.body(packed).reshape(-1))
+        features = self.features(packed)
+        logits = self.head(features).reshape(-1)
+        if self.projection is not None and labels is not None:
+            # A packed decision sees every label of its group: the projections add up.
+            embedded = self.projection(labels.reshape(-1, self.pack)).sum(dim=1)
+            logits = logits + (embedded * features).sum(dim=1)
+        class_logits = None
+        if self.class_head is not None:
+            class_logits = self.class_head(features).reshape(x.shape[0], -1)
+        return DiscriminatorOutput(logits=logits, class_logits=class_logits, labels=labels)
 
 
 class Generator(nn.Module):
-    """Base G: ``forward(z, labels=None) -> samples in [-1, 1]`` of the data spec's shape."""
+    """Base G: ``forward(z, labels=None) -> samples in [-1, 1]`` of the data spec's shape.
+
+    A conditional G (``num_classes > 0``) appends a learned label embedding to z (Mirza & Osindero
+    2014); subclasses size their first layer for ``latent_dim + label_dim`` inputs.
+    """
+
+    def __init__(self, num_classes: int = 0) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.label_dim = min(num_classes, MAX_LABEL_DIM)
+        self.label_embedding = nn.Embedding(num_classes, self.label_dim) if num_classes else None
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        if self.label_embedding is not None:
+            if labels is None:
+                raise ValueError(f"this generator is conditional on {self.num_classes} classes: pass labels")
+            z = torch.cat([z, self.label_embedding(labels)], dim=1)
         return self.body(z)
 
 
 class GANModel:
-    """A model family: builds a (generator, discriminator) pair sized from the data spec."""
+    """A model family: builds a (generator, discriminator) pair sized from the data spec.
+
+    ``build(config, spec, num_classes)`` conditions both networks on ``num_classes`` labels (0: none).
+    """
 
     name: str = ""
     description: str = ""
+    # Whether D can use labels (projection or class head); a D that cannot makes conditioning pointless.
+    conditional_discriminator: ClassVar[bool] = True
 
     @classmethod
     def unsupported_reason(cls, spec: DataSpec) -> str | None:
@@ -57,7 +105,17 @@ class GANModel:
         return None
 
     @classmethod
-    def build(cls, config: ModelConfig, spec: DataSpec) -> tuple[Generator, Discriminator]:
+    def discriminator_outputs(cls, config: ModelConfig, num_classes: int) -> set[str]:
+        """The DiscriminatorOutput fields this family's D fills under this config."""
+        outputs = {"logits"}
+        if num_classes:
+            outputs.add("labels")
+            if config.d_conditioning == "classifier":
+                outputs.add("class_logits")
+        return outputs
+
+    @classmethod
+    def build(cls, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> tuple[Generator, Discriminator]:
         raise NotImplementedError
 
 

@@ -25,14 +25,14 @@ def upsamplings(size: int) -> int:
 
 
 class DCGANGenerator(Generator):
-    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
-        super().__init__()
+    def __init__(self, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> None:
+        super().__init__(num_classes)
         channels, size = spec.shape[0], spec.shape[1]
         n = upsamplings(size)
         base = size >> n
         width = config.g_width * 2 ** (n - 1)
         layers: list[nn.Module] = [
-            nn.Linear(config.latent_dim, width * base * base),
+            nn.Linear(config.latent_dim + self.label_dim, width * base * base),
             nn.Unflatten(1, (width, base, base)),  # (g_width * 2^(n-1)) x s0 x s0
             norm_layer(config.g_norm, width, True), nn.ReLU(),
         ]
@@ -44,21 +44,26 @@ class DCGANGenerator(Generator):
         self.body = nn.Sequential(*layers)
 
 
+def dcgan_encoder(config: ModelConfig, channels: int, size: int) -> tuple[nn.Sequential, int]:
+    """DCGAN's D without its last layer: C x H x W -> a flat feature vector; returns it and its size."""
+    n = upsamplings(size)
+    width = config.d_width
+    # No norm on the first layer, as in DCGAN.
+    layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]  # (d_width) x H/2
+    for _ in range(n - 1):  # (w) x s x s -> (2w) x s/2 x s/2
+        layers += [nn.Conv2d(width, width * 2, 4, 2, 1), norm_layer(config.d_norm, width * 2, True),
+                   nn.LeakyReLU(0.2)]
+        width *= 2
+    base = size >> n
+    layers.append(nn.Flatten())  # (d_width * 2^(n-1)) * s0 * s0
+    return nn.Sequential(*layers), width * base * base
+
+
 class DCGANDiscriminator(Discriminator):
-    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
+    def __init__(self, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> None:
         super().__init__(config.pack)
-        channels, size = spec.shape[0] * config.pack, spec.shape[1]
-        n = upsamplings(size)
-        width = config.d_width
-        # No norm on the first layer, as in DCGAN.
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2)]  # (d_width) x H/2
-        for _ in range(n - 1):  # (w) x s x s -> (2w) x s/2 x s/2
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1), norm_layer(config.d_norm, width * 2, True),
-                       nn.LeakyReLU(0.2)]
-            width *= 2
-        base = size >> n
-        layers += [nn.Flatten(), nn.Linear(width * base * base, 1)]
-        self.body = nn.Sequential(*layers)
+        self.features, feature_dim = dcgan_encoder(config, spec.shape[0] * config.pack, spec.shape[1])
+        self.add_heads(feature_dim, config, num_classes)
 
 
 @MODELS.register("dcgan")
@@ -72,5 +77,6 @@ class DCGAN(GANModel):
         return None
 
     @classmethod
-    def build(cls, config: ModelConfig, spec: DataSpec) -> tuple[Generator, Discriminator]:
-        return DCGANGenerator(config, spec), finish_discriminator(DCGANDiscriminator(config, spec), config)
+    def build(cls, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> tuple[Generator, Discriminator]:
+        return (DCGANGenerator(config, spec, num_classes),
+                finish_discriminator(DCGANDiscriminator(config, spec, num_classes), config))

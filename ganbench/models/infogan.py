@@ -16,12 +16,13 @@ from ganbench.models.base import MODELS, Discriminator, GANModel, Generator, fin
 
 
 class InfoGANGenerator(Generator):
-    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
-        super().__init__()
+    def __init__(self, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> None:
+        super().__init__(num_classes)
         channels, height, width = spec.shape
         w = config.g_width
         self.body = nn.Sequential(
-            nn.Linear(config.latent_dim, 16 * w), norm_layer(config.g_norm, 16 * w, False), nn.LeakyReLU(0.2),
+            nn.Linear(config.latent_dim + self.label_dim, 16 * w), norm_layer(config.g_norm, 16 * w, False),
+            nn.LeakyReLU(0.2),
             nn.Linear(16 * w, 2 * w * (height // 4) * (width // 4)),
             norm_layer(config.g_norm, 2 * w * (height // 4) * (width // 4), False), nn.LeakyReLU(0.2),
             nn.Unflatten(1, (2 * w, height // 4, width // 4)),  # (2 g_width) x H/4 x W/4
@@ -31,18 +32,18 @@ class InfoGANGenerator(Generator):
 
 
 class InfoGANDiscriminator(Discriminator):
-    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
+    def __init__(self, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> None:
         super().__init__(config.pack)
         channels, height, width = spec.shape
         w = config.d_width
-        self.body = nn.Sequential(
+        self.features = nn.Sequential(
             nn.Conv2d(channels * config.pack, w, 4, 2, 1), nn.LeakyReLU(0.2),  # (d_width) x H/2 x W/2
             nn.Conv2d(w, 2 * w, 4, 2, 1), norm_layer(config.d_norm, 2 * w, True), nn.LeakyReLU(0.2),
             nn.Flatten(),  # (2 d_width) x H/4 x W/4
             nn.Linear(2 * w * (height // 4) * (width // 4), 16 * w), norm_layer(config.d_norm, 16 * w, False),
             nn.LeakyReLU(0.2),
-            nn.Linear(16 * w, 1),
         )
+        self.add_heads(16 * w, config, num_classes)
 
 
 @MODELS.register("infogan")
@@ -56,5 +57,6 @@ class InfoGAN(GANModel):
         return None
 
     @classmethod
-    def build(cls, config: ModelConfig, spec: DataSpec) -> tuple[Generator, Discriminator]:
-        return InfoGANGenerator(config, spec), finish_discriminator(InfoGANDiscriminator(config, spec), config)
+    def build(cls, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> tuple[Generator, Discriminator]:
+        return (InfoGANGenerator(config, spec, num_classes),
+                finish_discriminator(InfoGANDiscriminator(config, spec, num_classes), config))

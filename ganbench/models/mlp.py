@@ -24,10 +24,10 @@ class Maxout(nn.Module):
 
 
 class MLPGenerator(Generator):
-    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
-        super().__init__()
+    def __init__(self, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> None:
+        super().__init__(num_classes)
         layers: list[nn.Module] = []
-        width_in = config.latent_dim
+        width_in = config.latent_dim + self.label_dim
         for _ in range(GENERATOR_LAYERS):
             layers += [nn.Linear(width_in, config.g_width), norm_layer(config.g_norm, config.g_width, False), nn.ReLU()]
             width_in = config.g_width
@@ -36,15 +36,15 @@ class MLPGenerator(Generator):
 
 
 class MLPDiscriminator(Discriminator):
-    def __init__(self, config: ModelConfig, spec: DataSpec) -> None:
+    def __init__(self, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> None:
         super().__init__(config.pack)
         layers: list[nn.Module] = []
         width_in = spec.shape[0] * config.pack
         for _ in range(DISCRIMINATOR_LAYERS):
             layers += [Maxout(width_in, config.d_width), norm_layer(config.d_norm, config.d_width, False)]
             width_in = config.d_width
-        layers.append(nn.Linear(width_in, 1))
-        self.body = nn.Sequential(*layers)
+        self.features = nn.Sequential(*layers)
+        self.add_heads(width_in, config, num_classes)
 
 
 @MODELS.register("mlp")
@@ -56,5 +56,6 @@ class MLP(GANModel):
         return None if len(spec.shape) == 1 else f"expects points (a 1-D shape), got {spec.shape_text}"
 
     @classmethod
-    def build(cls, config: ModelConfig, spec: DataSpec) -> tuple[Generator, Discriminator]:
-        return MLPGenerator(config, spec), finish_discriminator(MLPDiscriminator(config, spec), config)
+    def build(cls, config: ModelConfig, spec: DataSpec, num_classes: int = 0) -> tuple[Generator, Discriminator]:
+        return (MLPGenerator(config, spec, num_classes),
+                finish_discriminator(MLPDiscriminator(config, spec, num_classes), config))

@@ -10,16 +10,19 @@ import pytest
 import torch
 
 from ganbench.config import load_config
-from ganbench.data import DATASETS, ShuffledBatches
+from ganbench.data import DATASETS, DataSpec, ShuffledBatches
 from ganbench.data.toy2d import Grid25, Ring8
-from ganbench.errors import DataError
+from ganbench.errors import ConfigError, DataError
 
 OFFLINE = ["ring8", "grid25", "digits", "stacked_digits", "fake"]
 TORCHVISION = {"mnist", "fashion_mnist", "cifar10"}
 
 
+FOLDERS = {"celeba", "image_folder"}
+
+
 def test_every_dataset_is_covered_here():
-    assert set(OFFLINE) | TORCHVISION == set(DATASETS.names())
+    assert set(OFFLINE) | TORCHVISION | FOLDERS == set(DATASETS.names())
 
 
 @pytest.mark.parametrize("name", OFFLINE)
@@ -136,3 +139,77 @@ def test_shuffled_batches_cover_each_epoch_and_resume_exactly():
 def test_batch_larger_than_dataset_is_refused():
     with pytest.raises(ValueError, match="exceeds"):
         ShuffledBatches(torch.zeros(3, 2), None, batch_size=4, seed=0)
+
+
+def write_images(folder, count, size=(20, 12), seed=0):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 256, (*size[::-1], 3), dtype=np.uint8)).save(folder / f"{index:03d}.png")
+
+
+def test_image_folder_with_class_subfolders(tmp_path):
+    write_images(tmp_path / "cats", 12)
+    write_images(tmp_path / "dogs", 8, size=(9, 30))
+    (tmp_path / "notes.txt").write_text("not an image")
+    config = load_config(overrides=["data.name=image_folder", f"data.folder={tmp_path}", "data.image_size=8",
+                                    "data.conditional=true"])
+    dataset = DATASETS.get("image_folder")(config)
+    assert dataset.spec(config) == DataSpec((3, 8, 8), num_classes=2)
+    train, train_labels = dataset.load("train")
+    test, test_labels = dataset.load("test")
+    assert train.shape == (18, 3, 8, 8) and test.shape == (2, 3, 8, 8)  # every 10th image is held out
+    assert train.dtype == torch.float32 and train.min() >= -1 and train.max() <= 1
+    assert train_labels.tolist() == [0] * 11 + [1] * 7 and test_labels.tolist() == [0, 1]
+    limited = DATASETS.get("image_folder")(load_config(overrides=[
+        "data.name=image_folder", f"data.folder={tmp_path}", "data.image_size=8", "data.limit=5"]))
+    assert len(limited.load("train")[0]) == 5
+
+
+def test_image_folder_without_subfolders_is_unlabelled(tmp_path):
+    write_images(tmp_path, 4)
+    config = load_config(overrides=["data.name=image_folder", f"data.folder={tmp_path}", "data.image_size=32"])
+    samples, labels = DATASETS.get("image_folder")(config).load("train")
+    assert samples.shape == (4, 3, 32, 32) and labels is None
+    with pytest.raises(ConfigError, match="^data.conditional: data.name=image_folder has no class labels"):
+        load_config(overrides=["data.name=image_folder", f"data.folder={tmp_path}", "data.conditional=true"])
+
+
+@pytest.mark.parametrize(("folder", "message"), [("", "set data.folder"), ("missing", "no such folder"),
+                                                 ("empty", "no images")])
+def test_image_folder_errors_name_the_folder(tmp_path, folder, message):
+    (tmp_path / "empty").mkdir()
+    path = str(tmp_path / folder) if folder else ""
+    config = load_config(overrides=["data.name=image_folder", f"data.folder={path}"])
+    with pytest.raises(DataError, match=message) as error:
+        DATASETS.get("image_folder")(config).load("train")
+    assert "\n" not in str(error.value) and (not folder or str(tmp_path / folder) in str(error.value))
+
+
+def test_celeba_missing_files_are_named_with_their_folder(tmp_path):
+    config = load_config(overrides=["data.name=celeba", f"data.root={tmp_path}"])
+    with pytest.raises(DataError, match=r"^data.name=celeba: missing list_eval_partition.txt, .* in .*celeba;"):
+        DATASETS.get("celeba")(config).load("train")
+
+
+def test_celeba_reads_torchvision_layout(tmp_path, monkeypatch):
+    import torchvision.datasets.celeba as celeba
+
+    folder = tmp_path / "celeba"
+    write_images(folder / "img_align_celeba", 5, size=(178, 218))
+    names = [f"{i:03d}.png" for i in range(5)]
+    (folder / "list_eval_partition.txt").write_text("".join(f"{n} {0 if i < 3 else 2}\n" for i, n in enumerate(names)))
+    (folder / "identity_CelebA.txt").write_text("".join(f"{n} 1\n" for n in names))
+    (folder / "list_bbox_celeba.txt").write_text("5\nimage_id x_1 y_1 width height\n"
+                                                 + "".join(f"{n} 0 0 1 1\n" for n in names))
+    (folder / "list_landmarks_align_celeba.txt").write_text("5\nlefteye_x lefteye_y\n"
+                                                            + "".join(f"{n} 1 1\n" for n in names))
+    (folder / "list_attr_celeba.txt").write_text("5\nSmiling Young\n" + "".join(f"{n} 1 -1\n" for n in names))
+    monkeypatch.setattr(celeba.CelebA, "_check_integrity", lambda self: True)  # our files are not the archive's
+    config = load_config(overrides=["data.name=celeba", f"data.root={tmp_path}"])
+    dataset = DATASETS.get("celeba")(config)
+    samples, labels = dataset.load("train")
+    assert samples.shape == (3, 3, 64, 64) and labels is None and samples.min() >= -1 and samples.max() <= 1
+    assert len(dataset.load("test")[0]) == 2

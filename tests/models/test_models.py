@@ -16,7 +16,10 @@ EXPECTED_SUPPORT = {
     "mlp": {(2,)},
     "dcgan": {(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 64, 64), (3, 64, 64)},
     "infogan": {(1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 64, 64), (3, 64, 64)},
+    "began": {(2,), (1, 8, 8), (1, 28, 28), (3, 32, 32), (1, 64, 64), (3, 64, 64)},
 }
+SUPPORTED = [(n, s) for n in sorted(EXPECTED_SUPPORT) for s in SPECS if s.shape in EXPECTED_SUPPORT[n]]
+CLASSES = 3
 # Each D option appears at least once per model and spec, and with packing.
 VARIANTS = [dict(d_norm="none", d_spectral_norm=False, pack=1), dict(d_norm="batch", d_spectral_norm=False, pack=2),
             dict(d_norm="layer", d_spectral_norm=True, pack=2)]
@@ -30,8 +33,7 @@ def test_every_model_declares_its_support():
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()))
-@pytest.mark.parametrize(("name", "spec"), [(n, s) for n in MODELS.names() for s in SPECS
-                                            if s.shape in EXPECTED_SUPPORT[n]], ids=str)
+@pytest.mark.parametrize(("name", "spec"), SUPPORTED, ids=str)
 def test_output_shapes(name, spec, variant):
     torch.manual_seed(0)
     config = ModelConfig(name=name, latent_dim=5, g_width=8, d_width=8, **variant)
@@ -44,8 +46,44 @@ def test_output_shapes(name, spec, variant):
     verdict = discriminator(samples)
     assert isinstance(verdict, DiscriminatorOutput)
     assert verdict.logits.shape == (batch // config.pack,)
+    assert {k for k, v in vars(verdict).items() if v is not None} == MODELS.get(name).discriminator_outputs(config, 0)
     verdict.logits.sum().backward()
     assert all(p.grad is not None for p in generator.parameters())
+
+
+CONDITIONAL = [(n, s) for n, s in SUPPORTED if MODELS.get(n).conditional_discriminator]
+
+
+def test_conditional_contract_covers_every_conditional_model():
+    assert {n for n, _ in CONDITIONAL} == {n for n, m in MODELS.items() if m.conditional_discriminator} != set()
+
+
+@pytest.mark.parametrize("d_conditioning", ["projection", "classifier"])
+@pytest.mark.parametrize("pack", [1, 2])
+@pytest.mark.parametrize(("name", "spec"), CONDITIONAL, ids=str)
+def test_conditional_outputs(name, spec, pack, d_conditioning):
+    torch.manual_seed(0)
+    config = ModelConfig(name=name, latent_dim=5, g_width=8, d_width=8, pack=pack, d_conditioning=d_conditioning)
+    generator, discriminator = MODELS.get(name).build(config, spec, CLASSES)
+    batch, labels = 4, torch.tensor([0, 1, 2, 1])
+    z = torch.randn(batch, config.latent_dim)
+    samples = generator(z, labels)
+    assert samples.shape == (batch, *spec.shape)
+    assert not torch.equal(generator.eval()(z, labels), generator(z, (labels + 1) % CLASSES))  # labels matter
+    with pytest.raises(ValueError, match="conditional"):
+        generator(z)
+    verdict = discriminator(samples, labels)
+    assert {k for k, v in vars(verdict).items() if v is not None} == \
+        MODELS.get(name).discriminator_outputs(config, CLASSES)
+    assert verdict.logits.shape == (batch // pack,) and torch.equal(verdict.labels, labels)
+    if d_conditioning == "classifier":
+        assert verdict.class_logits.shape == (batch, CLASSES)
+    else:  # the projection term makes D's verdict depend on the labels
+        with torch.no_grad():
+            discriminator.projection.weight.normal_()
+        assert not torch.equal(discriminator(samples, labels).logits, discriminator(samples, (labels + 1) % 3).logits)
+    (verdict.logits.sum() + (0 if verdict.class_logits is None else verdict.class_logits.sum())).backward()
+    assert generator.label_embedding.weight.grad.abs().sum() > 0
 
 
 def test_spectral_norm_wraps_every_discriminator_layer():
@@ -63,7 +101,7 @@ def test_batch_norm_switch_in_discriminator():
 def test_packing_concatenates_consecutive_samples():
     _, discriminator = MODELS.get("mlp").build(ModelConfig(name="mlp", pack=2, d_width=4), DataSpec((2,)))
     seen = []
-    discriminator.body.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    discriminator.features.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
     x = torch.arange(8.0).reshape(4, 2)
     discriminator(x)
     assert torch.equal(seen[0], torch.tensor([[0.0, 1, 2, 3], [4, 5, 6, 7]]))

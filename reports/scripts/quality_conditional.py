@@ -1,0 +1,157 @@
+"""Quality check of conditional generation: does an independent classifier see the requested class?
+
+Trains a conditional DCGAN (label embedding in G, projection D) on digits with the digits defaults
+(seeds 0, 1, 2), draws 100 samples per class from each final generator, and classifies them with two
+classifiers that never saw the GAN: ganbench's ``lenet_digits`` and an RBF SVC trained on the same 1,437
+training digits (as in quality_digits.py). Target: at least 80% of samples recognised as the requested
+class. Also runs ACGAN (auxiliary classifier D) for comparison. Writes reports/conditional/quality.json
+and one per-class grid per run (row c = class c).
+
+Then checks BEGAN (``loss.name=began``) on digits for the default budget: no divergence, k within
+[0, 1] at every record (k is the control averaged over the 50 D steps between records, and its last
+value is checked too). Writes reports/conditional/began_digits.json and a sample grid.
+
+Run from the repo root: ``python reports/scripts/quality_conditional.py [began] [seeds...]``
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import statistics
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.svm import SVC
+
+from ganbench.config import load_config, to_flat
+from ganbench.data.images import DIGITS_TEST_FRACTION
+from ganbench.metrics.conditional import class_accuracy, lenet_classifier
+from ganbench.plots import save_class_grid
+from ganbench.sampling import draw_per_class, load_generator
+from ganbench.train import train
+
+SEEDS = (0, 1, 2)
+PER_CLASS = 100
+SAMPLE_SEED = 12345
+TARGET = 0.8
+OUT = Path(__file__).resolve().parents[1] / "conditional"
+VARIANTS = {
+    "cgan_projection": ["model.name=dcgan", "data.conditional=true", "model.d_conditioning=projection"],
+    "acgan": ["model.name=dcgan", "loss.name=acgan"],
+}
+
+
+def svc_classifier() -> tuple[Any, float]:
+    digits = load_digits()
+    x_train, x_test, y_train, y_test = train_test_split(digits.data, digits.target, test_size=DIGITS_TEST_FRACTION,
+                                                        stratify=digits.target, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        svc = SVC(gamma=0.001, random_state=0).fit(x_train, y_train)
+
+    def classify(samples: torch.Tensor) -> torch.Tensor:  # [-1, 1] -> one-hot "logits" of the SVC's vote
+        pixels = ((samples.reshape(len(samples), 64).clamp(-1, 1) + 1) * 8).numpy()
+        return torch.nn.functional.one_hot(torch.from_numpy(svc.predict(pixels)), 10).double()
+
+    return classify, float(svc.score(x_test, y_test))
+
+
+def run(variant: str, seed: int, classifiers: dict[str, Any]) -> dict[str, Any]:
+    config = load_config(overrides=["data.name=digits", *VARIANTS[variant], f"seed={seed}",
+                                    "eval.metrics=[class_accuracy]", "eval.select="])
+    last: dict[str, Any] = {}
+
+    def keep_last(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
+        last["metrics"] = dict(metrics)
+        if state is not None:
+            last["state"] = copy.deepcopy(state)
+
+    result = train(config, keep_last)
+    generator = load_generator(last["state"], config, "final")
+    per_class = draw_per_class(generator, config, PER_CLASS, SAMPLE_SEED)  # 10 x 100 x 1 x 8 x 8
+    labels = torch.arange(10).repeat_interleave(PER_CLASS)
+    row: dict[str, Any] = {"variant": variant, "seed": seed, "steps": result["steps"], "diverged": result["diverged"],
+                           "threads": result["threads"], "wall_time_s": round(result["wall_time_s"], 1),
+                           "training_metric_final": result.get("final_class_accuracy_lenet_digits")}
+    for name, classify in classifiers.items():
+        accuracy, per = class_accuracy(classify, per_class.flatten(0, 1), labels)
+        row[f"accuracy_{name}"] = round(accuracy, 4)
+        row[f"per_class_{name}"] = [round(a, 2) for a in per]
+    save_class_grid(per_class[:, :16], OUT / f"{variant}_seed{seed}.png",
+                    title=f"{variant}, seed {seed}: lenet {row['accuracy_lenet_digits']:.0%}, "
+                          f"svc {row['accuracy_svc']:.0%}")
+    print(row, flush=True)
+    return row
+
+
+def began_check(seed: int) -> dict[str, Any]:
+    from ganbench.plots import save_samples
+    from ganbench.sampling import dataset_of, draw
+
+    config = load_config(overrides=["data.name=digits", "loss.name=began", f"seed={seed}"])
+    records: list[dict[str, float]] = []
+    last: dict[str, Any] = {}
+
+    def keep_last(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
+        if state is not None:
+            last["state"] = copy.deepcopy(state)
+
+    result = train(config, keep_last, progress=lambda step, record: records.append({"step": step, **record}))
+    ks = [r["began_k"] for r in records]
+    row = {"seed": seed, "steps": result["steps"], "diverged": result["diverged"],
+           "wall_time_s": round(result["wall_time_s"], 1), "k_min": min(ks), "k_max": max(ks),
+           "k_final_checkpoint": last["state"]["loss_state"]["k"],
+           "k_within_0_1": all(0.0 <= k <= 1.0 for k in ks) and 0.0 <= last["state"]["loss_state"]["k"] <= 1.0,
+           "convergence_first_last": [round(records[0]["began_convergence"], 4),
+                                      round(records[-1]["began_convergence"], 4)],
+           "trace": [{k: round(v, 5) for k, v in r.items() if k in ("step", "began_k", "began_convergence")}
+                     for r in records[::6]]}
+    samples = draw(load_generator(last["state"], config, "final"), config, 100, SAMPLE_SEED)
+    save_samples(samples, dataset_of(config), OUT / f"began_digits_seed{seed}.png",
+                 title=f"BEGAN on digits, seed {seed}, final G")
+    print({k: v for k, v in row.items() if k != "trace"}, flush=True)
+    return row
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    began_only = sys.argv[1:2] == ["began"]  # `began [seeds...]`: only the BEGAN check
+    seeds = tuple(int(s) for s in sys.argv[1 + began_only:]) or SEEDS
+    OUT.mkdir(parents=True, exist_ok=True)
+    if began_only:
+        return write_began(seeds)
+    svc, svc_accuracy = svc_classifier()
+    classifiers = {"lenet_digits": lenet_classifier(), "svc": svc}
+    rows = [run(variant, seed, classifiers) for variant in VARIANTS for seed in seeds]
+    summary = {}
+    for variant in VARIANTS:
+        mine = [r for r in rows if r["variant"] == variant]
+        summary[variant] = {f"mean_accuracy_{n}": round(statistics.mean(r[f"accuracy_{n}"] for r in mine), 4)
+                            for n in classifiers}
+        summary[variant]["target_met_every_seed"] = all(r[f"accuracy_{n}"] >= TARGET for r in mine for n in classifiers)
+    print(summary)
+    report = {"dataset": "digits", "per_class": PER_CLASS, "sample_seed": SAMPLE_SEED, "target": TARGET,
+              "classifiers": {"lenet_digits": "ganbench's shipped LeNet (97.8% held-out)",
+                              "svc": f"SVC(gamma=0.001) on the 1,437 training digits ({svc_accuracy:.1%} held-out)"},
+              "runs": rows, "summary": summary, "torch": torch.__version__,
+              "configs": {v: {k: x for k, x in to_flat(load_config(overrides=["data.name=digits", *VARIANTS[v]])).items()
+                              if k.split(".")[0] in ("data", "model", "loss", "optim", "train")} for v in VARIANTS}}
+    (OUT / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_began(seeds)
+
+
+def write_began(seeds: tuple[int, ...]) -> None:
+    began = [began_check(seed) for seed in seeds]
+    config = {k: x for k, x in to_flat(load_config(overrides=["data.name=digits", "loss.name=began"])).items()
+              if k.split(".")[0] in ("model", "loss", "optim", "train")}
+    (OUT / "began_digits.json").write_text(json.dumps({"runs": began, "config": config}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
