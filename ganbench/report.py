@@ -59,7 +59,10 @@ def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     fixed, params = study["fixed"], record.parent["params"]
     finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
     sample = finals[0]["params"] if finals else next((t["params"] for t in record.trials), {})
-    protocol = finals[0]["protocol"] if finals else "–"
+    if finals and finals[0].get("final_protocol"):
+        protocol = f"final evaluation `{finals[0]['final_protocol']}`"
+    else:  # stores written before final protocols were tagged: the final settings are in the Data line
+        protocol = f"during training `{finals[0]['protocol'] if finals else '–'}`"
     steps = sample.get("train.steps", fixed.get("train.steps", "?"))
     return [
         f"**Data**: `{sample.get('data.name', fixed.get('data.name'))}`; evaluation during search on the "
@@ -68,7 +71,7 @@ def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
         f"**Architecture**: `{sample.get('model.name', '?')}` (G width {sample.get('model.g_width', '?')}, D width "
         f"{sample.get('model.d_width', '?')}, D norm {sample.get('model.d_norm', '?')}), batch "
         f"{sample.get('train.batch_size', '?')}, {steps} generator steps per trial.",
-        f"**Metric**: `{study['metric']}` ({study['mode']}); evaluation protocol of the final runs: `{protocol}`.",
+        f"**Metric**: `{study['metric']}` ({study['mode']}); protocol of the final runs' {protocol}.",
         f"**Budget per compared value**: {study['num_samples']} search trials × {steps} steps "
         f"({study['sampler']} sampler, scheduler {study['scheduler']}), then {study['seeds']} final seeds.",
         f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "

@@ -54,6 +54,7 @@ def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
             "study": tags.get("study", ""), "value": tags.get("value", ""), "stage": tags.get("stage", ""),
             "seed": tags.get("seed", ""), "outcome": tags.get("outcome", "unknown"),
             "failure_reason": tags.get("failure_reason", ""), "protocol": tags.get("protocol", ""),
+            "final_protocol": tags.get("final_protocol", ""),
             "start_time": run.info.start_time, "end_time": run.info.end_time,
             "params": dict(run.data.params), "metrics": dict(run.data.metrics),
         })

@@ -209,8 +209,8 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
 
         result = train(config, report, resume=state, force=True, real_sides=context.real_sides)
         if meta["stage"] == "final" and not result["diverged"]:
-            scores = final_evaluation(logger.best_state, config, context.final_real_sides)
-            logger.log_final_evaluation(scores)
+            scores, protocol = final_evaluation(logger.best_state, config, context.final_real_sides)
+            logger.log_final_evaluation(scores, protocol)
             tune.report({**scores, "step": result["steps"], context.metric: result.get(f"final_{context.metric}", 0.0),
                          "stage_final": 1.0})
         logger.finish(result)

@@ -103,8 +103,9 @@ class TrialLogger:
         step = self.best_state.get("best_step") or self.best_state["step"]
         Image.fromarray(samples_image(samples, dataset, title=f"{self.meta['value']}, best (step {step})")).save(path)
 
-    def log_final_evaluation(self, scores: dict[str, float]) -> None:
+    def log_final_evaluation(self, scores: dict[str, float], protocol: dict[str, Any]) -> None:
         self.tracker.log_metrics(self.run_id, scores, step=max(self.last_logged, 0))
+        self.tracker.set_tags(self.run_id, {"final_protocol": str(protocol)[:5000]})
 
     def finish(self, result: dict[str, Any]) -> None:
         finishing = time.perf_counter()
@@ -137,15 +138,16 @@ class TrialLogger:
         self.tracker.finish(self.run_id, "FAILED")
 
 
-def final_evaluation(state: dict[str, Any] | None, config: Config, real_sides: dict[str, Any]) -> dict[str, float]:
+def final_evaluation(state: dict[str, Any] | None, config: Config,
+                     real_sides: dict[str, Any]) -> tuple[dict[str, float], dict[str, Any]]:
     """The leaderboard number: the best generator at ``eval.final_n_samples`` with fresh noise, against
-    ``eval.final_split``, every image metric; keys prefixed ``final_eval_``."""
+    ``eval.final_split``, every image metric; keys prefixed ``final_eval_``. Returns (scores, protocol)."""
     from ganbench.evaluation import Evaluator, generate
     from ganbench.metrics.image import FIDELITY
     from ganbench.sampling import dataset_of, load_generator
 
     if state is None:
-        return {}
+        return {}, {}
     config = replace(config, eval=replace(config.eval, n_samples=config.eval.final_n_samples,
                                           split=config.eval.final_split, fidelity=FIDELITY))
     evaluator = Evaluator(dataset_of(config), config, torch.device("cpu"), real_sides)
@@ -154,4 +156,4 @@ def final_evaluation(state: dict[str, Any] | None, config: Config, real_sides: d
     scores: dict[str, float] = {}
     for metric in evaluator.metrics:
         scores.update(metric(samples))
-    return {f"final_eval_{k}": v for k, v in scores.items()}
+    return {f"final_eval_{k}": v for k, v in scores.items()}, evaluator.protocol
