@@ -81,13 +81,13 @@ class TrialLogger:
         self.last_logged = step
 
     def _sample_image(self, state: dict[str, Any], config: Config) -> Any:
-        from ganbench.plots import samples_image
+        from ganbench.plots import samples_raster
         from ganbench.sampling import dataset_of, draw, load_generator
 
         dataset = dataset_of(config)
         count = SAMPLE_GRID if dataset.spec(config).is_image else SAMPLE_POINTS
         samples = draw(load_generator(state, config, "final"), config, count, seed=0)
-        return samples_image(samples, dataset, title=f"{self.meta['value']}, step {state['step']}")
+        return samples_raster(samples, dataset)  # per evaluation: a raster, not a matplotlib figure
 
     def _save_best_samples(self, path: Path) -> None:
         from PIL import Image
