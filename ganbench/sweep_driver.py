@@ -222,14 +222,14 @@ def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
     return sides
 
 
-def _sentinel(study: Study) -> float:
+def _sentinel(study: Study, real_sides: dict[str, Any]) -> float:
+    import torch
+
     from ganbench.evaluation import Evaluator
     from ganbench.sampling import dataset_of
 
     config = resolve(study.config(study.values()[0], {}))
-    import torch
-
-    worst = Evaluator(dataset_of(config), config, torch.device("cpu"), _real_sides(study, "split")).worst()
+    worst = Evaluator(dataset_of(config), config, torch.device("cpu"), real_sides).worst()
     return worst.get(study.metric, 1e9 if study.mode == "min" else -1e9)
 
 
@@ -239,8 +239,9 @@ def _run_study(study: Study, name: str, state: dict[str, Any], tracker: Tracker,
 
     record = state["studies"].setdefault(study.name, {"stage": "search"})
     steps = max_steps(study)
+    real_sides = _real_sides(study, "split")
     context = TrialContext(sweep=name, tracker=tracker, parent_run_id=parent, metric=study.metric,
-                           sentinel=_sentinel(study), cpus=study.cpu, real_sides=_real_sides(study, "split"),
+                           sentinel=_sentinel(study, real_sides), cpus=study.cpu, real_sides=real_sides,
                            final_real_sides=_real_sides(study, "final_split"))
     max_concurrent = options.max_concurrent or study.max_concurrent
     if record["stage"] == "search":

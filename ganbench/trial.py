@@ -103,8 +103,13 @@ class TrialLogger:
         step = self.best_state.get("best_step") or self.best_state["step"]
         Image.fromarray(samples_image(samples, dataset, title=f"{self.meta['value']}, best (step {step})")).save(path)
 
+    def _not_yet_logged(self, metrics: dict[str, float]) -> dict[str, float]:
+        """A driver killed in the middle of ``finish`` leaves the run open; the replayed trial must not log again."""
+        existing = self.tracker.metrics(self.run_id)
+        return {k: v for k, v in metrics.items() if k not in existing}
+
     def log_final_evaluation(self, scores: dict[str, float], protocol: dict[str, Any]) -> None:
-        self.tracker.log_metrics(self.run_id, scores, step=max(self.last_logged, 0))
+        self.tracker.log_metrics(self.run_id, self._not_yet_logged(scores), step=max(self.last_logged, 0))
         self.tracker.set_tags(self.run_id, {"final_protocol": str(protocol)[:5000]})
 
     def finish(self, result: dict[str, Any]) -> None:
@@ -112,7 +117,7 @@ class TrialLogger:
         # best_* went in with its evaluation; logging it again at the same step would duplicate points.
         summary = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
                    and (not k.startswith("best_") or k == "best_step")}
-        self.tracker.log_metrics(self.run_id, summary, step=max(self.last_logged, 0))
+        self.tracker.log_metrics(self.run_id, self._not_yet_logged(summary), step=max(self.last_logged, 0))
         if self.best_state is not None:
             with tempfile.TemporaryDirectory() as folder:
                 path = checkpoint.save(self.best_state, Path(folder) / "checkpoint.pt")
@@ -120,8 +125,8 @@ class TrialLogger:
                 self._save_best_samples(Path(folder) / "best.png")
                 self.tracker.log_artifact(self.run_id, Path(folder) / "best.png", "samples")
         self.tracking_s += time.perf_counter() - finishing
-        self.tracker.log_metrics(self.run_id, {"tracking_s": self.tracking_s,
-                                               "trial_wall_s": time.perf_counter() - self.started},
+        self.tracker.log_metrics(self.run_id, self._not_yet_logged({"tracking_s": self.tracking_s,
+                                                                     "trial_wall_s": time.perf_counter() - self.started}),
                                  step=max(self.last_logged, 0))
         self.tracker.set_tags(self.run_id, {"outcome": "diverged" if result["diverged"] else "completed",
                                             "protocol": str(result.get("protocol", {}))[:5000]})
