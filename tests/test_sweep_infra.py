@@ -250,7 +250,7 @@ def most_at_once(runs: list) -> int:
 
 def test_four_quarter_gpu_trials_run_at_once_on_a_logical_gpu(cluster, tmp_path):
     sweep = tmp_path / "gpu.yaml"
-    sweep.write_text(GPU_SWEEP.format(steps=150))
+    sweep.write_text(GPU_SWEEP.format(steps=450))  # long enough that staggered actor start-ups still overlap
     env = sweep_env(tmp_path / "home", infra.short_tmp("rg"))
     plan = ganbench_sweep([str(sweep), "--plan", "--address", cluster.address], env, tmp_path / "plan.log")
     assert plan.returncode == 0 and "0.5 CPU / 0.25 GPU per trial" in plan.stdout, plan.stdout
