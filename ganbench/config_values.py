@@ -1,0 +1,69 @@
+"""Checking one config value against its annotated type and its range (the field's metadata)."""
+
+from __future__ import annotations
+
+import math
+import typing
+from typing import Any
+
+from ganbench.errors import ConfigError, choices_hint
+
+
+def coerce(key: str, value: Any, typ: Any) -> Any:
+    """Check one value against its annotated type; accept the YAML spellings people use."""
+    origin = typing.get_origin(typ)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ConfigError(key, f"expected an integer, got {value!r}")
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            result = float(value)
+        elif isinstance(value, str):
+            # PyYAML reads "1e-4" (no dot) as a string; accept any float spelling.
+            try:
+                result = float(value)
+            except ValueError:
+                raise ConfigError(key, f"expected a number, got {value!r}") from None
+        else:
+            raise ConfigError(key, f"expected a number, got {value!r}")
+        if not math.isfinite(result):
+            raise ConfigError(key, f"expected a finite number, got {value!r}")
+        return result
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(key, f"expected a string, got {value!r}")
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(typ)
+        if isinstance(value, str):
+            value = [part for part in value.replace("x", ",").split(",") if part.strip()] if item_type is int \
+                else [part.strip() for part in value.split(",") if part.strip()]
+            if item_type is int:
+                try:
+                    value = [int(part) for part in value]
+                except ValueError:
+                    raise ConfigError(key, "expected a list of integers") from None
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(key, f"expected a list, got {value!r}")
+        return tuple(coerce(key, item, item_type) for item in value)
+    raise TypeError(f"unsupported config type {typ} for {key}")  # a bug in this module, not input
+
+
+def check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
+    if "choices" in meta and value not in meta["choices"]:
+        raise ConfigError(key, f"invalid value {value!r}; {choices_hint(str(value), meta['choices'])}")
+    if "min" in meta and value < meta["min"]:
+        raise ConfigError(key, f"must be >= {meta['min']}, got {value!r}")
+    if "max" in meta and value > meta["max"]:
+        raise ConfigError(key, f"must be <= {meta['max']}, got {value!r}")
+    if "above" in meta and value <= meta["above"]:
+        raise ConfigError(key, f"must be > {meta['above']}, got {value!r}")
+    if "below" in meta and value >= meta["below"]:
+        raise ConfigError(key, f"must be < {meta['below']}, got {value!r}")
