@@ -19,6 +19,7 @@ examples:
   ganbench sample runs/digits/checkpoint.pt --n 1000 --out digits.npy
   ganbench sweep search_spaces/quickstart.yaml    # compare losses under equal budgets (Ray + Optuna + ASHA)
   ganbench report quickstart                      # leaderboard from MLflow into reports/quickstart/
+  ganbench reproduce ring8_pacgan                 # a published benchmark: sweep, report, verdicts
   ganbench evaluate runs/digits/checkpoint.pt     # FID/KID/IS/PR at final-evaluation size
   ganbench extractor train digits                 # (re)train the offline LeNet feature extractor
   ganbench list                                   # datasets, models, losses, penalties, ...
@@ -116,6 +117,33 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
                                                "file under $GANBENCH_HOME, default ~/.cache/ganbench)")
     parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
     parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+    parser.add_argument("--budget", choices=("small", "paper"),
+                        help="benchmark files only: this machine's budget or the published one (default small)")
+
+
+def _add_reproduce(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "reproduce", help="run a benchmark from search_spaces/benchmarks/, build its report, print the verdicts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a published benchmark's sweep (its data, model, training and evaluation protocol), build "
+                    "its report under reports/benchmarks/NAME-BUDGET/ and print our numbers beside the published "
+                    "ones with a verdict per row. It checks data files and metric weights first and says what to "
+                    "provide if any are missing. A killed reproduce continues where it stopped when rerun.",
+        epilog="examples:\n  ganbench reproduce ring8_pacgan --dry-run      # a few steps on fake data, seconds\n"
+               "  ganbench reproduce ring8_pacgan                # this machine's budget (small)\n"
+               "  ganbench reproduce mnist_lucic2018 --budget paper --address auto\n"
+               "benchmarks: ring8_pacgan, grid25_pacgan, stacked_digits, digits_losses (offline); "
+               "mnist_lucic2018, fashion_mnist_lucic2018 (need data and Inception weights); cifar10_* (GPU scale)")
+    parser.add_argument("benchmark", help="a name in search_spaces/benchmarks/ (or a path to a benchmark file)")
+    parser.add_argument("--budget", choices=("small", "paper"),
+                        help="small = this machine's budget (default), paper = the published one")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="swap in fake data of the same shape and train a few steps of each study's first trial")
+    parser.add_argument("--out", help="report folder (default: reports/benchmarks/NAME-BUDGET)")
+    parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ganbench's sqlite)")
+    parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
+    parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
 
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
@@ -142,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(commands)
     _add_sweep(commands)
     _add_report(commands)
+    _add_reproduce(commands)
     _add_evaluate(commands)
     _add_extractor(commands)
     listing = commands.add_parser("list", help="list datasets, models, losses, penalties, presets, metrics, keys",

@@ -273,7 +273,17 @@ def sweep(args: argparse.Namespace) -> int:
     from ganbench.sweep_driver import SweepOptions, run
 
     return run(SweepOptions(file=args.file, name=args.name, resume=args.resume, plan=args.plan, address=args.address,
-                            tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent))
+                            tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent,
+                            budget=args.budget))
+
+
+def reproduce(args: argparse.Namespace) -> int:
+    from ganbench.benchmarks import ReproduceOptions
+    from ganbench.benchmarks import reproduce as run_benchmark
+
+    return run_benchmark(ReproduceOptions(name=args.benchmark, budget=args.budget, dry_run=args.dry_run, out=args.out,
+                                          address=args.address, tracking_uri=args.tracking_uri, storage=args.storage,
+                                          max_concurrent=args.max_concurrent))
 
 
 def report(args: argparse.Namespace) -> int:
@@ -285,4 +295,5 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.update({"extractor": extractor, "evaluate": evaluate, "sweep": sweep, "report": report})
+COMMANDS.update({"extractor": extractor, "evaluate": evaluate, "sweep": sweep, "report": report,
+                 "reproduce": reproduce})

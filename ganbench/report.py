@@ -101,6 +101,40 @@ def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[
     return lines
 
 
+def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
+    """Every value against the study's baseline (Lucic et al.'s question: does any loss beat NS?), with
+    effect sizes, CIs and Holm-corrected p-values, and a one-sentence answer."""
+    metric, baseline, sign = study["metric"], study["baseline"], 1 if study["mode"] == "min" else -1
+    groups = {r["value"]: r["finals"] for r in rows if r["n"]}
+    if baseline not in groups or len(groups) < 2:
+        return [f"`{baseline}` or every other value lacks final-stage runs: no answer."]
+    lines = [f"Difference = value − `{baseline}` in `{metric}` units ({'lower' if sign > 0 else 'higher'} is "
+             "better); Holm-corrected Welch tests over all values.", "",
+             "| value | difference | 95% CI | Hedges' g | Holm p | verdict |", "|---|---|---|---|---|---|"]
+    better, worse = [], []
+    for c in report_stats.compare_to_best(groups, baseline):
+        significant = not math.isnan(c.p_holm) and c.p_holm < report_stats.ALPHA
+        if significant and sign * c.difference < 0:
+            verdict = "better"
+            better.append(c.value)
+        elif significant:
+            verdict = "worse"
+            worse.append(c.value)
+        else:
+            verdict = "no detectable difference"
+        lines.append(f"| {c.value} | {fmt(c.difference)} | [{fmt(c.difference_ci[0])}, {fmt(c.difference_ci[1])}] | "
+                     f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} | {verdict} |")
+    n = min(len(v) for v in groups.values())
+    answer = (f"**Yes**: {', '.join(f'`{v}`' for v in better)} beat `{baseline}` at Holm-corrected α 0.05."
+              if better else f"**No**: no value beats `{baseline}` at Holm-corrected α 0.05 with {n} seeds per value")
+    if not better and worse:
+        answer += f"; {', '.join(f'`{v}`' for v in worse)} {'is' if len(worse) == 1 else 'are'} detectably worse"
+    lines += ["", answer + ("." if not answer.endswith(".") else "")]
+    if report_stats.too_few_seeds(n):
+        lines.append(f"With {n} seeds per value no test can separate them; the answer is descriptive only.")
+    return lines
+
+
 PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "batch_size": "train.batch_size",
                  "data": "data.name", "model": "model.name"}
 
@@ -119,7 +153,9 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
                   and (v := t["metrics"].get(f"final_eval_{metric}", t["metrics"].get(f"final_{metric}"))) is not None]
         theirs = float(ref["mean"])
         direction = next((m.directions[metric] for _, m in METRICS.items() if metric in m.directions), "min")
-        if not values:
+        if ref.get("value") is None:
+            ours_text, verdict = "–", f"context only ({ref.get('note') or 'no ganbench counterpart'})"
+        elif not values:
             ours_text, verdict = "–", "no final runs"
         else:
             ours = statistics.mean(values)
@@ -134,7 +170,8 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
                    if k in PROTOCOL_KEYS and str(v) != str(ours_params.get(PROTOCOL_KEYS[k]))]
         warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same"
         err = f" ± {ref['err']}" if "err" in ref else ""
-        lines.append(f"| {ref['source']} | {ref['row']} | `{ref['value']}` | {metric} | {theirs:g}{err} | {ours_text} | "
+        ours_value = f"`{ref['value']}`" if ref.get("value") is not None else "–"
+        lines.append(f"| {ref['source']} | {ref['row']} | {ours_value} | {metric} | {theirs:g}{err} | {ours_text} | "
                      f"{verdict} | {warning} |")
     return lines
 
@@ -151,6 +188,8 @@ def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures
                      f"[{fmt(r['ci'][0])}, {fmt(r['ci'][1])}] | {r['n']} | {fmt(r['best_single'])} | "
                      f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
     lines += ["", "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
+    if study.get("baseline"):
+        lines += [f"### Does any value beat `{study['baseline']}`?", "", *baseline_lines(rows, study), ""]
     if study.get("reference"):
         lines += ["### Against published numbers", "", *reference_lines(record, study), ""]
     lines += plots(record, study, rows, out, figures)
@@ -252,6 +291,18 @@ def to_html(markdown: str, out: Path, title: str) -> str:
             f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
 
 
+def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
+    budget = benchmark.get("budget", "?")
+    stated = ("this machine's budget, far below the published one: every protocol difference is listed beside the "
+              "reference numbers, and a verdict is about this budget, not the paper's" if budget == "small"
+              else "the published budget")
+    lines = [f"Benchmark **{benchmark.get('title', benchmark.get('name', '?'))}** (`ganbench reproduce "
+             f"{benchmark.get('name', '?')} --budget {budget}`), **{budget} budget**: {stated}.", ""]
+    if benchmark.get("summary"):
+        lines += [" ".join(str(benchmark["summary"]).split()), ""]
+    return lines
+
+
 def build_report(name: str, tracking_uri: str, out: Path) -> Path:
     record = load_sweep_record(name, tracking_uri)
     out.mkdir(parents=True, exist_ok=True)
@@ -259,6 +310,8 @@ def build_report(name: str, tracking_uri: str, out: Path) -> Path:
     lines = [f"# Sweep `{name}`", "", f"Built by `ganbench report {name}` from the MLflow store alone "
              f"({len(record.trials)} trial runs). Numbers rank on the final-stage reruns; the best single search "
              "trial is shown for reference only, as it is an optimistic pick among noisy evaluations.", ""]
+    if record.benchmark:
+        lines += benchmark_lines(record.benchmark)
     for study in record.studies:
         lines += study_section(record, study, out, figures)
     markdown = "\n".join(lines) + "\n"

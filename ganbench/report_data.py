@@ -21,6 +21,7 @@ class SweepRecord:
     parent: dict[str, Any]
     studies: list[dict[str, Any]]
     trials: list[dict[str, Any]] = field(default_factory=list)
+    benchmark: dict[str, Any] = field(default_factory=dict)   # a benchmark's title, summary and budget
 
     def study(self, name: str) -> dict[str, Any]:
         return next(s for s in self.studies if s["name"] == name)
@@ -42,9 +43,14 @@ def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
     with tempfile.TemporaryDirectory() as folder:
         path = tracker.client.download_artifacts(parent.info.run_id, "search_space/studies.json", folder)
         studies = json.loads(Path(path).read_text())
+        benchmark = {}
+        if "search_space/benchmark.json" in {a.path for a in tracker.client.list_artifacts(parent.info.run_id,
+                                                                                             "search_space")}:
+            path = tracker.client.download_artifacts(parent.info.run_id, "search_space/benchmark.json", folder)
+            benchmark = json.loads(Path(path).read_text())
     record = SweepRecord(name, tracker, {"run_id": parent.info.run_id, "params": dict(parent.data.params),
                                          "tags": dict(parent.data.tags), "start_time": parent.info.start_time},
-                         studies)
+                         studies, benchmark=benchmark)
     for run in runs:
         tags = run.data.tags
         if tags.get(KIND_TAG) != "trial":

@@ -39,6 +39,7 @@ class SweepOptions:
     tracking_uri: str | None = None
     storage: str | None = None
     max_concurrent: int | None = None
+    budget: str | None = None      # benchmark files only: small (this machine) or paper
 
 
 def state_path(name: str) -> Path:
@@ -58,6 +59,11 @@ def save_state(name: str, state: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
+def default_name(sweep: SweepFile) -> str:
+    """The file's stem; a benchmark's budget is part of its name (ring8_pacgan-small)."""
+    return f"{sweep.path.stem}-{sweep.budget}" if sweep.budget else sweep.path.stem
+
+
 def storage_root(option: str | None) -> str:
     if option is None:
         return str(home() / "ray_results")
@@ -73,11 +79,14 @@ def max_steps(study: Study) -> int:
 
 
 def check_runnable(study: Study, resources: dict[str, float] | None) -> None:
-    """Refuse what would fail or wait forever: unavailable metrics and unsatisfiable resources."""
+    """Refuse what would fail or wait forever: missing data, unavailable metrics, unsatisfiable resources."""
     from ganbench.metrics import METRICS
+    from ganbench.sampling import dataset_of
 
     for value in study.values():
         config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
+        if not config.data.download:
+            dataset_of(config).check_available()  # DataError naming the files and the folder they belong in
         for name in config.eval.metrics:
             reason = METRICS.get(name).unavailable_reason()
             if reason:
@@ -98,39 +107,51 @@ def _local_gpus() -> int:
 
 
 def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
-    """Trials, generator steps, resources and a time estimate, measured on a short run of the first config."""
-    from ganbench.train import train
-
+    """Trials, generator steps, resources and a time estimate, measured on short runs of the first config."""
     lines = []
     for study in sweep.studies:
         values = study.values()
         steps = max_steps(study)
         search, final = len(values) * study.num_samples, len(values) * study.seeds
-        first = resolve({**study.config(values[0], {k: d.midpoint() for k, d in study.space(values[0]).items()}),
-                         "train.steps": 20, "eval.every": 10_000, "train.threads": max(1, int(study.cpu))})
-        started = time.perf_counter()
-        train(first)
-        seconds_per_step = (time.perf_counter() - started) / 20
+        seconds_per_step, seconds_per_trial = _measure(study)
         slots = max(1, int((os.cpu_count() or 1) // max(study.cpu, 1e-9)))
         if study.gpu:
             slots = min(slots, int(1 / study.gpu) * max(1, _local_gpus()))
         if max_concurrent:
             slots = min(slots, max_concurrent)
         total_steps = (search + final) * steps
-        estimate = total_steps * seconds_per_step / slots
+        estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
         lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
                   f"  metric {study.metric} ({study.mode}), search {search} trials ({study.num_samples} per value, "
                   f"sampler {study.sampler}, scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
                   f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
                   f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
-                  f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step measured "
-                  f"on the first config; ASHA stops many trials early)"]
+                  f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step and "
+                  f"{seconds_per_trial:.1f} s set-up per trial, measured on the first config"
+                  + ("; ASHA stops many trials early)" if study.scheduler == "asha" else ")")]
     return "\n".join(lines)
 
 
+def _measure(study: Study) -> tuple[float, float]:
+    """Seconds per generator step and per trial's set-up, from two short runs of the first config (the
+    difference cancels the set-up: model building, data loading)."""
+    from ganbench.train import train
+
+    value = study.values()[0]
+    config = {**study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}),
+              "eval.every": 100_000, "train.threads": max(1, int(study.cpu))}
+    seconds = {}
+    for steps in (5, 10, 60):  # the first run only warms up (imports, allocator, kernels)
+        started = time.perf_counter()
+        train(resolve({**config, "train.steps": steps}))
+        seconds[steps] = time.perf_counter() - started
+    per_step = max(seconds[60] - seconds[10], 1e-6) / 50
+    return per_step, max(seconds[10] - 10 * per_step, 0.0)
+
+
 def run(options: SweepOptions) -> int:
-    sweep = load_sweep(options.file)
-    name = options.name or sweep.path.stem
+    sweep = load_sweep(options.file, options.budget)
+    name = options.name or default_name(sweep)
     state = load_state(name)
     if state is not None and not options.resume and not options.plan:
         raise GanbenchError(f"sweep {name!r} exists ({state_path(name)}); add --resume to continue it, "
@@ -161,7 +182,7 @@ def run(options: SweepOptions) -> int:
     tracker = Tracker(uri, f"ganbench/{name}")
     tracker.ensure_experiment()
     command = " ".join(shlex.quote(a) for a in ["ganbench", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == ["sweep"] \
-        else f"ganbench sweep {options.file} --name {name}"
+        else f"ganbench sweep {options.file} --name {name}" + (f" --budget {sweep.budget}" if sweep.budget else "")
     parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
     if state is None:
         state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
@@ -203,6 +224,10 @@ def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: s
         (Path(folder) / "studies.json").write_text(json.dumps([describe(s) for s in sweep.studies], indent=2))
         tracker.log_artifact(parent, Path(folder) / "sweep.yaml", "search_space")
         tracker.log_artifact(parent, Path(folder) / "studies.json", "search_space")
+        if sweep.benchmark:  # the report states the benchmark and its budget from MLflow alone
+            (Path(folder) / "benchmark.json").write_text(json.dumps(
+                {**sweep.benchmark, "name": sweep.path.stem, "budget": sweep.budget}, indent=2, default=str))
+            tracker.log_artifact(parent, Path(folder) / "benchmark.json", "search_space")
 
 
 def _real_sides(study: Study, split_key: str) -> dict[str, Any]:

@@ -4,6 +4,11 @@ A file holds one study (keys at top level) or ``studies:`` (a list of them). Eac
 ``scientific`` values (their cross product), tunes ``nuisance`` parameters for every value with an
 equal budget (``num_samples`` trials, the same generator steps), then reruns each value's best config
 ``seeds`` times. Every error names the offending key and exits with code 2, like config errors.
+
+``scientific`` is either a mapping (the cross product of its keys' values) or a list of explicit
+variants, e.g. a loss comparison plus packed-discriminator variants of one loss. A benchmark file adds
+a ``benchmark:`` block whose ``budgets`` (``small``: this machine, ``paper``: the published budget)
+override study keys; see ``search_spaces/benchmarks/``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SAMPLERS = ("tpe", "qmc", "random")
 SCHEDULERS = ("asha", "none")
 STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
-              "scheduler", "resources", "max_concurrent", "reference", "description")
+              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline")
+BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
+BUDGETS = ("small", "paper")
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,14 @@ class Study:
     gpu: float = 0.0
     max_concurrent: int = 0    # 0 = as many as the resources allow
     reference: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)  # explicit values; empty = cross product
+    baseline: str = ""         # a value label every other value is compared with (e.g. non_saturating)
 
     def values(self) -> list[dict[str, Any]]:
-        """Each compared value as dotted config keys (the cross product of ``scientific``)."""
+        """Each compared value as dotted config keys: the explicit variants, else the cross product of
+        ``scientific``."""
+        if self.variants:
+            return [dict(v) for v in self.variants]
         keys = list(self.scientific)
         return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.scientific.values())]
 
@@ -87,12 +99,14 @@ class SweepFile:
     path: Path
     studies: list[Study]
     text: str
+    budget: str = ""           # a benchmark file's budget ("small", "paper"); "" for plain sweep files
+    benchmark: dict[str, Any] = field(default_factory=dict)
 
     @property
     def sha256(self) -> str:
         from ganbench import __version__
 
-        return hashlib.sha256((self.text + "\n" + __version__).encode()).hexdigest()
+        return hashlib.sha256((self.text + "\n" + self.budget + "\n" + __version__).encode()).hexdigest()
 
 
 def _require(tree: dict[str, Any], key: str, where: str) -> Any:
@@ -154,8 +168,16 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
         raise ConfigError(f"{where}mode", f"invalid value {mode!r}; available: max, min")
     fixed = _config_keys(tree.get("fixed", {}), f"{where}fixed")
     raw_scientific = _require(tree, "scientific", where)
-    scientific = {k: v if isinstance(v, list) else [v]
-                  for k, v in _config_keys(raw_scientific, f"{where}scientific").items()}
+    variants: list[dict[str, Any]] = []
+    if isinstance(raw_scientific, list):
+        if not raw_scientific:
+            raise ConfigError(f"{where}scientific", "needs at least one variant to compare")
+        variants = [_config_keys(v, f"{where}scientific[{i}]") for i, v in enumerate(raw_scientific)]
+        scientific = {k: list(dict.fromkeys(v.get(k) for v in variants)) for k in dict.fromkeys(k for v in variants
+                                                                                                  for k in v)}
+    else:
+        scientific = {k: v if isinstance(v, list) else [v]
+                      for k, v in _config_keys(raw_scientific, f"{where}scientific").items()}
     if not scientific or any(not v for v in scientific.values()):
         raise ConfigError(f"{where}scientific", "needs at least one key with a list of values to compare")
     raw_nuisance = dict(tree.get("nuisance") or {})
@@ -182,11 +204,15 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
         cpu=_number(resources.get("cpu", 1), f"{where}resources.cpu"),
         gpu=_number(resources.get("gpu", 0), f"{where}resources.gpu"),
         max_concurrent=_positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
-        reference=list(tree.get("reference") or []),
+        reference=list(tree.get("reference") or []), variants=variants, baseline=str(tree.get("baseline") or ""),
     )
     if searcher.get("name", "optuna") != "optuna":
         raise ConfigError(f"{where}searcher.name", f"invalid value {searcher.get('name')!r}; available: optuna")
     labels = {study.label(v): v for v in study.values()}
+    if len(labels) != len(study.values()):
+        raise ConfigError(f"{where}scientific", f"two variants share a label: {[study.label(v) for v in study.values()]}")
+    if study.baseline and study.baseline not in labels:
+        raise ConfigError(f"{where}baseline", f"not a compared value; {choices_hint(study.baseline, labels)}")
     per_value: dict[str, dict[str, Distribution]] = {}
     for label, params in raw_per_value.items():
         if str(label) not in labels:
@@ -206,7 +232,7 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
     return study
 
 
-REFERENCE_KEYS = ("source", "row", "value", "metric", "mean", "err", "tolerance", "protocol")
+REFERENCE_KEYS = ("source", "row", "value", "metric", "mean", "err", "tolerance", "protocol", "note")
 
 
 def _check_references(study: Study, labels: dict[str, Any], where: str) -> None:
@@ -218,9 +244,10 @@ def _check_references(study: Study, labels: dict[str, Any], where: str) -> None:
         for name in ref:
             if name not in REFERENCE_KEYS:
                 raise ConfigError(f"{key}.{name}", f"unknown reference key; {choices_hint(name, REFERENCE_KEYS)}")
-        for name in ("source", "row", "value", "metric", "mean", "tolerance"):
+        for name in ("source", "row", "metric", "mean", "tolerance"):
             _require(ref, name, f"{key}.")
-        if str(ref["value"]) not in labels:
+        # A row with no counterpart here (VEEGAN, Unrolled GAN) is context: shown, never given a verdict.
+        if ref.get("value") is not None and str(ref["value"]) not in labels:
             raise ConfigError(f"{key}.value", f"not a compared value; {choices_hint(str(ref['value']), labels)}")
         _number(ref["mean"], f"{key}.mean")
         _number(ref["tolerance"], f"{key}.tolerance")
@@ -255,9 +282,15 @@ def _check_configs(study: Study, where: str) -> None:
                                                 f"{choices_hint(study.metric, keys)}")
 
 
-def load_sweep(path: str | Path) -> SweepFile:
+def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:
+    """A sweep file, or a benchmark file at ``budget`` (default: its ``default_budget``, else small)."""
     path = Path(path)
     tree = read_yaml(path)
+    benchmark = tree.pop("benchmark", None)
+    if benchmark is not None:
+        tree, budget = _apply_budget(tree, benchmark, budget)
+    elif budget:
+        raise ConfigError("--budget", f"{path.name} is a sweep file, not a benchmark (no `benchmark:` block)")
     if "studies" in tree:
         if set(tree) - {"studies"} or not isinstance(tree["studies"], list) or not tree["studies"]:
             raise ConfigError("studies", "expected a non-empty list of studies and nothing beside it")
@@ -268,7 +301,47 @@ def load_sweep(path: str | Path) -> SweepFile:
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise ConfigError("study", f"study names must be unique, got {names}")
-    return SweepFile(path=path.resolve(), studies=studies, text=path.read_text())
+    return SweepFile(path=path.resolve(), studies=studies, text=path.read_text(), budget=budget or "",
+                     benchmark=benchmark or {})
+
+
+def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> tuple[dict[str, Any], str]:
+    """Merge a budget's study keys into every study: ``fixed`` and ``scheduler`` key by key, others replaced."""
+    if not isinstance(benchmark, dict):
+        raise ConfigError("benchmark", f"expected a mapping with {', '.join(BENCHMARK_KEYS)}")
+    for key in benchmark:
+        if key not in BENCHMARK_KEYS:
+            raise ConfigError(f"benchmark.{key}", f"unknown benchmark key; {choices_hint(key, BENCHMARK_KEYS)}")
+    budgets = benchmark.get("budgets") or {}
+    for name in budgets:
+        if name not in BUDGETS:
+            raise ConfigError(f"benchmark.budgets.{name}", f"unknown budget; {choices_hint(str(name), BUDGETS)}")
+    budget = budget or benchmark.get("default_budget", "small")
+    if budget not in budgets:
+        raise ConfigError("--budget", f"invalid value {budget!r}; available: {', '.join(budgets) or 'none'}")
+    override = budgets[budget] or {}
+    if not isinstance(override, dict):
+        raise ConfigError(f"benchmark.budgets.{budget}", "expected a mapping of study keys")
+    for key in override:
+        if key not in STUDY_KEYS:
+            raise ConfigError(f"benchmark.budgets.{budget}.{key}",
+                              f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
+
+    def merged(study: Any) -> Any:
+        if not isinstance(study, dict):
+            return study
+        out = dict(study)
+        for key, value in override.items():
+            if key in ("fixed", "scheduler") and isinstance(value, dict):
+                base = flatten(out.get(key) or {}) if key == "fixed" else dict(out.get(key) or {})
+                out[key] = {**base, **(flatten(value) if key == "fixed" else value)}
+            else:
+                out[key] = value
+        return out
+
+    if "studies" in tree and isinstance(tree["studies"], list):
+        return {**tree, "studies": [merged(s) for s in tree["studies"]]}, budget
+    return merged(tree), budget
 
 
 def _not_mapping(index: int) -> Study:
@@ -277,6 +350,7 @@ def _not_mapping(index: int) -> Study:
 
 def describe(study: Study) -> dict[str, Any]:
     """Plain data for the parent run's artifact and --plan."""
-    return json.loads(json.dumps({**study.__dict__, "nuisance": {k: [d.kind, *d.args] for k, d in study.nuisance.items()},
+    return json.loads(json.dumps({**study.__dict__, "values": [study.label(v) for v in study.values()],
+                                  "nuisance": {k: [d.kind, *d.args] for k, d in study.nuisance.items()},
                                   "per_value": {v: {k: [d.kind, *d.args] for k, d in p.items()}
                                                 for v, p in study.per_value.items()}}, default=str))
