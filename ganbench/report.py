@@ -149,7 +149,7 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     for ref in study["reference"]:
         metric = ref["metric"]
-        values = [v for t in finals if t["value"] == str(ref["value"]) and t["outcome"] == "completed"
+        values = [v for t in finals if t["value"] == str(ref.get("value")) and t["outcome"] == "completed"
                   and (v := t["metrics"].get(f"final_eval_{metric}", t["metrics"].get(f"final_{metric}"))) is not None]
         theirs = float(ref["mean"])
         direction = next((m.directions[metric] for _, m in METRICS.items() if metric in m.directions), "min")
@@ -168,7 +168,7 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
         differs = [f"{k}: theirs {v}, ours {ours_params.get(PROTOCOL_KEYS[k])}"
                    for k, v in (ref.get("protocol") or {}).items()
                    if k in PROTOCOL_KEYS and str(v) != str(ours_params.get(PROTOCOL_KEYS[k]))]
-        warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same"
+        warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same" if ref.get("protocol") else "–"
         err = f" ± {ref['err']}" if "err" in ref else ""
         ours_value = f"`{ref['value']}`" if ref.get("value") is not None else "–"
         lines.append(f"| {ref['source']} | {ref['row']} | {ours_value} | {metric} | {theirs:g}{err} | {ours_text} | "

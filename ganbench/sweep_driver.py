@@ -20,7 +20,7 @@ from typing import Any
 
 from ganbench import __version__
 from ganbench.config import resolve
-from ganbench.errors import ConfigError, GanbenchError
+from ganbench.errors import ConfigError, DataError, GanbenchError
 from ganbench.sweep_results import best_configs, format_summary, summarise
 from ganbench.sweep_spec import Study, SweepFile, describe, load_sweep
 from ganbench.tracking import Tracker, default_tracking_uri, home, ui_command
@@ -83,14 +83,20 @@ def check_runnable(study: Study, resources: dict[str, float] | None) -> None:
     from ganbench.metrics import METRICS
     from ganbench.sampling import dataset_of
 
+    missing: dict[str, str] = {}  # everything missing at once, so that one message lists it all
     for value in study.values():
         config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
         if not config.data.download:
-            dataset_of(config).check_available()  # DataError naming the files and the folder they belong in
+            try:
+                dataset_of(config).check_available()  # names the files and the folder they belong in
+            except DataError as error:
+                missing.setdefault("data", str(error))
         for name in config.eval.metrics:
             reason = METRICS.get(name).unavailable_reason()
             if reason:
-                raise ConfigError("metric", f"{study.metric} cannot be computed here: {reason}")
+                missing.setdefault(name, f"{study.metric} cannot be computed here: {reason}")
+    if missing:
+        raise DataError("; and ".join(missing.values()))
     gpus = (resources or {}).get("GPU", 0.0) if resources is not None else _local_gpus()
     if study.gpu > 0 and gpus <= 0:
         raise ConfigError("resources.gpu", f"{study.gpu} GPU per trial requested, but this cluster has no GPU; "

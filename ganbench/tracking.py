@@ -48,6 +48,8 @@ class Tracker:
     def __init__(self, uri: str, experiment: str) -> None:
         self.uri, self.experiment = uri, experiment
         self.experiment_id = ""
+        # Reports download dozens of small artifacts; one progress bar each drowns what ganbench prints.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
     def __getstate__(self) -> dict[str, Any]:
         return {"uri": self.uri, "experiment": self.experiment, "experiment_id": self.experiment_id}
