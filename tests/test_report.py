@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli import main
-from ganbench.report import leaderboard
+from ganbench.report import baseline_lines, leaderboard
 from ganbench.report_data import load_sweep_record
 from ganbench.tracking import default_tracking_uri
 
@@ -112,3 +112,24 @@ def test_published_numbers_side_by_side_with_verdict_and_protocol_warning(ci_rep
     assert "| Their hinge | `hinge` | reverse_kl | 100 |" in row
     assert "| better |" in row  # any real reverse_kl (at most log 8) beats 100 when lower is better
     assert "⚠ differs: steps: theirs 400000, ours 30" in row and "n_samples" not in row
+
+
+def _rows(groups: dict[str, list[float]]) -> list[dict]:
+    return [{"value": v, "finals": f, "n": len(f)} for v, f in groups.items()]
+
+
+def test_baseline_question_is_answered_with_effect_sizes():
+    study = {"metric": "fid", "mode": "min", "baseline": "ns"}
+    baseline = [10.0, 10.5, 9.5, 10.2, 9.8, 10.1]
+    lines = baseline_lines(_rows({"ns": baseline, "good": [x - 3 for x in baseline], "same": [x + 0.01 for x in baseline],
+                                  "bad": [x + 4 for x in baseline]}), study)
+    table = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "|---" not in line}
+    assert table["good"].endswith("| better |") and table["bad"].endswith("| worse |")
+    assert table["same"].endswith("| no detectable difference |")
+    assert "| -3 |" in table["good"]
+    assert lines[-1].startswith("**Yes**: `good` beat `ns`")
+    # Higher-is-better metrics flip the direction; nothing better gives a plain "No".
+    study = {"metric": "modes", "mode": "max", "baseline": "ns"}
+    lines = baseline_lines(_rows({"ns": baseline, "low": [x - 3 for x in baseline]}), study)
+    assert lines[-1] == ("**No**: no value beats `ns` at Holm-corrected α 0.05 with 6 seeds per value; "
+                         "`low` is detectably worse.")

@@ -71,3 +71,43 @@ def test_studies_list_and_malformed_yaml(tmp_path):
     bad.write_text("study: [x\n")
     with pytest.raises(GanbenchError, match="malformed YAML"):
         load_sweep(bad)
+
+
+def test_explicit_variants_and_their_labels(tmp_path):
+    tree = {**BASE, "reference": [], "nuisance": {"optim.lr_g": {"uniform": [1e-4, 1e-3]}},
+            "scientific": [{"loss.name": "non_saturating", "model.pack": 1},
+                           {"loss.name": "non_saturating", "model.pack": 2}, {"loss.name": "hinge", "model.pack": 1}],
+            "baseline": "non_saturating,1"}
+    study = load_sweep(write(tmp_path, tree)).studies[0]
+    assert [study.label(v) for v in study.values()] == ["non_saturating,1", "non_saturating,2", "hinge,1"]
+    assert study.config(study.values()[1], {})["model.pack"] == 2
+    with pytest.raises(ConfigError, match="share a label"):
+        load_sweep(write(tmp_path, {**tree, "scientific": [{"loss.name": "hinge"}, {"loss.name": "hinge"}]}))
+    with pytest.raises(ConfigError, match=r"baseline: not a compared value; did you mean 'non_saturating,"):
+        load_sweep(write(tmp_path, {**tree, "baseline": "non_saturating,3"}))
+    with pytest.raises(ConfigError, match=r"scientific\[1\]\.loss\.nme: unknown config key"):
+        load_sweep(write(tmp_path, {**tree, "scientific": [{"loss.name": "hinge"}, {"loss.nme": "hinge"}]}))
+
+
+def test_reference_rows_without_a_counterpart_are_context(tmp_path):
+    context = {"source": "VEEGAN Table 1", "row": "VEEGAN", "metric": "modes", "mean": 8, "tolerance": 0.5,
+               "note": "not implemented"}
+    assert load_sweep(write(tmp_path, {**BASE, "reference": [context]})).studies[0].reference == [context]
+    with pytest.raises(ConfigError, match=r"reference\[0\]\.value: not a compared value"):
+        load_sweep(write(tmp_path, {**BASE, "reference": [{**context, "value": "veegan"}]}))
+
+
+def test_benchmark_budgets_override_study_keys(tmp_path):
+    benchmark = {"title": "t", "budgets": {"small": {"fixed": {"train.steps": 40}, "seeds": 10, "num_samples": 3},
+                                           "paper": {"fixed": {"train": {"steps": 400000}}, "seeds": 50}}}
+    path = write(tmp_path, {**BASE, "benchmark": benchmark})
+    small, paper = load_sweep(path).studies[0], load_sweep(path, "paper").studies[0]
+    assert (small.fixed["train.steps"], small.seeds, small.num_samples) == (40, 10, 3)
+    assert (paper.fixed["train.steps"], paper.seeds, paper.num_samples) == (400000, 50, 2)
+    assert small.fixed["data.size"] == paper.fixed["data.size"] == 2000  # other fixed keys stay
+    with pytest.raises(ConfigError, match=r"benchmark.budgets.huge: unknown budget; available: paper, small"):
+        load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"huge": {}}}}))
+    with pytest.raises(ConfigError, match=r"benchmark.budgets.small.seed: unknown sweep key; did you mean 'seeds'"):
+        load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {"seed": 3}}}}))
+    with pytest.raises(ConfigError, match=r"--budget: invalid value 'paper'; available: small"):
+        load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {}}}}), "paper")
