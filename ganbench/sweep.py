@@ -48,11 +48,12 @@ def optuna_space(space: dict[str, Distribution]) -> dict[str, Any]:
     return {key.replace(".", "/"): convert(dist) for key, dist in space.items()}
 
 
-def optuna_sampler(name: str, seed: int) -> Any:
+def optuna_sampler(name: str, seed: int, n_startup_trials: int = 10) -> Any:
     import optuna
 
-    return {"tpe": optuna.samplers.TPESampler, "qmc": optuna.samplers.QMCSampler,
-            "random": optuna.samplers.RandomSampler}[name](seed=seed)
+    if name == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
+    return {"qmc": optuna.samplers.QMCSampler, "random": optuna.samplers.RandomSampler}[name](seed=seed)
 
 
 class PickledState:
@@ -80,7 +81,8 @@ class DispatchingSearcher(PickledState, Searcher):
         # A value with nothing to tune needs no study: its trials differ only by what the sweep fixes.
         self.searchers = {
             label: OptunaSearch(space=optuna_space(study.space(value)), metric=study.metric, mode=study.mode,
-                                sampler=optuna_sampler(study.sampler, study.searcher_seed), storage=storage,
+                                sampler=optuna_sampler(study.sampler, study.searcher_seed, study.startup_trials()),
+                                storage=storage,
                                 study_name=f"{sweep}/{study.name}/{label}") if study.space(value) else None
             for label, value in self.values.items()
         }

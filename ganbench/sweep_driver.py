@@ -129,7 +129,9 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
         estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
         lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
                   f"  metric {study.metric} ({study.mode}), search {search} trials ({study.num_samples} per value, "
-                  f"sampler {study.sampler}, scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
+                  f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
+                                                 if study.sampler == "tpe" else "")
+                  + f", scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
                   f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
                   f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
                   f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step and "
@@ -214,16 +216,14 @@ def _cluster_resources(address: str) -> dict[str, float]:
 
 def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:
     import tempfile
+    from importlib.metadata import version
 
-    import mlflow
-    import optuna
-    import ray
-    import torch
-    import torch_fidelity
+    import torch  # already imported by validation; its __version__ carries the build (+cu130)
 
+    # Installed versions from package metadata: importing torch-fidelity or optuna here would only cost start-up.
     tracker.log_params(parent, {"sweep_file": str(sweep.path), "command": command, "ganbench": __version__,
-                                "torch": torch.__version__, "ray": ray.__version__, "optuna": optuna.__version__,
-                                "mlflow": mlflow.__version__, "torch_fidelity": torch_fidelity.__version__,
+                                "torch": torch.__version__, "ray": version("ray"), "optuna": version("optuna"),
+                                "mlflow": version("mlflow"), "torch_fidelity": version("torch-fidelity"),
                                 "python": platform.python_version()})
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "sweep.yaml").write_text(sweep.text)

@@ -27,6 +27,8 @@ from ganbench.errors import ConfigError, GanbenchError, choices_hint
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SAMPLERS = ("tpe", "qmc", "random")
 SCHEDULERS = ("asha", "none")
+SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials")
+SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
 STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
               "scheduler", "resources", "max_concurrent", "reference", "description", "baseline")
 BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
@@ -63,6 +65,7 @@ class Study:
     seeds: int
     sampler: str = "tpe"
     searcher_seed: int = 0
+    n_startup_trials: int = 0  # TPE's random start-up per value; 0 = a third of num_samples, between 3 and 10
     scheduler: str = "asha"
     grace_period: int = 0      # generator steps before ASHA's first cut; 0 = one evaluation
     reduction_factor: int = 3
@@ -84,6 +87,11 @@ class Study:
     @staticmethod
     def label(value: dict[str, Any]) -> str:
         return ",".join(str(v) for v in value.values())
+
+    def startup_trials(self) -> int:
+        """TPE samples at random before it models anything. Optuna's default (10) would leave a small budget
+        all random, so by default a third of each value's trials, between 3 and 10, are start-up."""
+        return self.n_startup_trials or min(10, max(3, self.num_samples // 3))
 
     def space(self, value: dict[str, Any]) -> dict[str, Distribution]:
         """The tuned parameters of one value: the shared nuisance plus its ``per_value`` extras."""
@@ -190,6 +198,13 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
     searcher = tree.get("searcher") or {}
     scheduler = tree.get("scheduler") or {}
     resources = tree.get("resources") or {}
+    for block, allowed in (("searcher", SEARCHER_KEYS), ("scheduler", SCHEDULER_KEYS), ("resources", ("cpu", "gpu"))):
+        raw = tree.get(block) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}{block}", f"expected a mapping with {', '.join(allowed)}")
+        for key in raw:
+            if key not in allowed:
+                raise ConfigError(f"{where}{block}.{key}", f"unknown key; {choices_hint(str(key), allowed)}")
     study = Study(
         name=str(name), metric=str(_require(tree, "metric", where)), mode=mode, fixed=fixed, scientific=scientific,
         nuisance=nuisance, per_value={}, num_samples=_positive_int(_require(tree, "num_samples", where),
@@ -197,6 +212,8 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
         seeds=_positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),
         sampler=_choice(searcher.get("sampler", "tpe"), SAMPLERS, f"{where}searcher.sampler"),
         searcher_seed=_positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
+        n_startup_trials=_positive_int(searcher.get("n_startup_trials", 0), f"{where}searcher.n_startup_trials",
+                                       minimum=0),
         scheduler=_choice(scheduler.get("name", "asha"), SCHEDULERS, f"{where}scheduler.name"),
         grace_period=_positive_int(scheduler.get("grace_period", 0), f"{where}scheduler.grace_period", minimum=0),
         reduction_factor=_positive_int(scheduler.get("reduction_factor", 3), f"{where}scheduler.reduction_factor",

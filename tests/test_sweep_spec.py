@@ -111,3 +111,19 @@ def test_benchmark_budgets_override_study_keys(tmp_path):
         load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {"seed": 3}}}}))
     with pytest.raises(ConfigError, match=r"--budget: invalid value 'paper'; available: small"):
         load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {}}}}), "paper")
+
+
+def test_searcher_scheduler_and_resources_keys_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"searcher.n_startup: unknown key; did you mean 'n_startup_trials'"):
+        load_sweep(write(tmp_path, {**BASE, "searcher": {"name": "optuna", "n_startup": 3}}))
+    with pytest.raises(ConfigError, match=r"scheduler.grace: unknown key; did you mean 'grace_period'"):
+        load_sweep(write(tmp_path, {**BASE, "scheduler": {"name": "asha", "grace": 3}}))
+    with pytest.raises(ConfigError, match=r"resources.gpus: unknown key; did you mean 'gpu'"):
+        load_sweep(write(tmp_path, {**BASE, "resources": {"gpus": 1}}))
+
+
+@pytest.mark.parametrize(("num_samples", "explicit", "startup"), [(2, 0, 3), (12, 0, 4), (100, 0, 10), (12, 6, 6)])
+def test_tpe_start_up_scales_with_the_budget(tmp_path, num_samples, explicit, startup):
+    searcher = {"name": "optuna", "sampler": "tpe", **({"n_startup_trials": explicit} if explicit else {})}
+    study = load_sweep(write(tmp_path, {**BASE, "num_samples": num_samples, "searcher": searcher})).studies[0]
+    assert study.startup_trials() == startup
