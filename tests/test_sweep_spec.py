@@ -116,7 +116,7 @@ def test_benchmark_budgets_override_study_keys(tmp_path):
 def test_searcher_scheduler_and_resources_keys_are_checked(tmp_path):
     with pytest.raises(ConfigError, match=r"searcher.n_startup: unknown key; did you mean 'n_startup_trials'"):
         load_sweep(write(tmp_path, {**BASE, "searcher": {"name": "optuna", "n_startup": 3}}))
-    with pytest.raises(ConfigError, match=r"scheduler.grace: unknown key; did you mean 'grace_period'"):
+    with pytest.raises(ConfigError, match=r"scheduler.grace: unknown key; available: grace_period, name, reduction_factor"):
         load_sweep(write(tmp_path, {**BASE, "scheduler": {"name": "asha", "grace": 3}}))
     with pytest.raises(ConfigError, match=r"resources.gpus: unknown key; did you mean 'gpu'"):
         load_sweep(write(tmp_path, {**BASE, "resources": {"gpus": 1}}))
