@@ -138,7 +138,7 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--budget", choices=("small", "paper"),
                         help="small = this machine's budget (default), paper = the published one")
     parser.add_argument("--dry-run", action="store_true",
-                        help="swap in fake data of the same shape and train a few steps of each study's first trial")
+                        help="swap in fake data of the same shape and train every compared value for a few steps")
     parser.add_argument("--out", help="report folder (default: reports/benchmarks/NAME-BUDGET)")
     parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ganbench's sqlite)")
