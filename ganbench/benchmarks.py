@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganbench.config import resolve, to_flat
-from ganbench.errors import GanbenchError, choices_hint
+from ganbench.errors import DataError, GanbenchError, choices_hint
 from ganbench.sweep_spec import Study, SweepFile, load_sweep
 
 DRY_RUN_STEPS = 3
@@ -46,7 +46,7 @@ def find(name: str) -> Path:
 
 @dataclass
 class ReproduceOptions:
-    name: str
+    benchmark: str
     budget: str | None = None
     dry_run: bool = False
     out: str | None = None
@@ -54,6 +54,7 @@ class ReproduceOptions:
     tracking_uri: str | None = None
     storage: str | None = None
     max_concurrent: int | None = None
+    sweep_name: str | None = None  # default NAME-BUDGET
 
 
 def dry_run_config(study: Study, value: dict[str, object]) -> dict[str, object]:
@@ -94,15 +95,15 @@ def dry_run(sweep: SweepFile) -> list[str]:
 
 
 def verdict_lines(report_markdown: str) -> list[str]:
-    """The "Against published numbers" tables of a built report, study by study."""
+    """A built report's answers, study by study: against the baseline, and against published numbers."""
     lines, keep, study = [], False, ""
     for line in report_markdown.splitlines():
         if line.startswith("## Study"):
             study = line
         if line.startswith("### "):
-            keep = line.startswith("### Against published numbers")
+            keep = line.startswith(("### Against published numbers", "### Does any value beat"))
             if keep:
-                lines += ["", study.lstrip("# ")]
+                lines += ["", f"{study.lstrip('# ')}: {line.lstrip('# ')}"]
             continue
         if keep and line.strip():
             lines.append(line)
@@ -111,10 +112,10 @@ def verdict_lines(report_markdown: str) -> list[str]:
 
 def reproduce(options: ReproduceOptions) -> int:
     from ganbench.report import build_report
-    from ganbench.sweep_driver import SweepOptions, check_runnable, default_name, load_state, run
+    from ganbench.sweep_driver import SweepOptions, default_name, load_state, missing_inputs, run
     from ganbench.tracking import default_tracking_uri
 
-    path = find(options.name)
+    path = find(options.benchmark)
     sweep = load_sweep(path, options.budget)
     if not sweep.benchmark:
         raise GanbenchError(f"{path} has no `benchmark:` block; run plain sweep files with `ganbench sweep`")
@@ -122,9 +123,12 @@ def reproduce(options: ReproduceOptions) -> int:
         print("\n".join(dry_run(sweep)))
         print(f"dry run of {path.stem} ({sweep.budget} budget) passed")
         return 0
-    for study in sweep.studies:  # before Ray or MLflow start: data files and metric weights
-        check_runnable(study, None)
-    name = default_name(sweep)
+    # Before Ray or MLflow start: data files and metric weights, everything missing in one message. Resources
+    # are checked against the cluster once Ray is up (a head node may have no GPU of its own).
+    missing = list(dict.fromkeys(m for study in sweep.studies for m in missing_inputs(study)))
+    if missing:
+        raise DataError(f"{path.stem} cannot run here: " + "; and ".join(missing))
+    name = options.sweep_name or default_name(sweep)
     title = sweep.benchmark.get("title", path.stem)
     print(f"reproduce {title}: budget {sweep.budget}; sweep {name}")
     # A reproduce that was killed continues where it stopped; the file hash guards against a changed file.

@@ -140,6 +140,8 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="swap in fake data of the same shape and train every compared value for a few steps")
     parser.add_argument("--out", help="report folder (default: reports/benchmarks/NAME-BUDGET)")
+    parser.add_argument("--name", help="sweep name (default NAME-BUDGET); a new name starts afresh, e.g. after "
+                                       "editing the benchmark file")
     parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ganbench's sqlite)")
     parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")

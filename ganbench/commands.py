@@ -281,9 +281,10 @@ def reproduce(args: argparse.Namespace) -> int:
     from ganbench.benchmarks import ReproduceOptions
     from ganbench.benchmarks import reproduce as run_benchmark
 
-    return run_benchmark(ReproduceOptions(name=args.benchmark, budget=args.budget, dry_run=args.dry_run, out=args.out,
-                                          address=args.address, tracking_uri=args.tracking_uri, storage=args.storage,
-                                          max_concurrent=args.max_concurrent))
+    return run_benchmark(ReproduceOptions(benchmark=args.benchmark, budget=args.budget, dry_run=args.dry_run,
+                                          out=args.out, address=args.address, tracking_uri=args.tracking_uri,
+                                          storage=args.storage, max_concurrent=args.max_concurrent,
+                                          sweep_name=args.name))
 
 
 def report(args: argparse.Namespace) -> int:

@@ -125,6 +125,9 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
         lines.append(f"| {c.value} | {fmt(c.difference)} | [{fmt(c.difference_ci[0])}, {fmt(c.difference_ci[1])}] | "
                      f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} | {verdict} |")
     n = min(len(v) for v in groups.values())
+    if not better and not worse and all(math.isnan(c.p_holm) for c in report_stats.compare_to_best(groups, baseline)):
+        return [*lines, "", f"**Cannot be tested**: with {n} seed(s) per value, or no spread within the values, no "
+                            "test applies; the differences above are descriptive only."]
     answer = (f"**Yes**: {', '.join(f'`{v}`' for v in better)} beat `{baseline}` at Holm-corrected α 0.05."
               if better else f"**No**: no value beats `{baseline}` at Holm-corrected α 0.05 with {n} seeds per value")
     if not better and worse:
@@ -165,9 +168,10 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
                 verdict = f"within ±{ref['tolerance']}"
             else:
                 verdict = "better" if (gap < 0) == (direction == "min") else "worse"
-        differs = [f"{k}: theirs {v}, ours {ours_params.get(PROTOCOL_KEYS[k])}"
-                   for k, v in (ref.get("protocol") or {}).items()
-                   if k in PROTOCOL_KEYS and str(v) != str(ours_params.get(PROTOCOL_KEYS[k]))]
+        ours_protocol = {**{k: ours_params.get(key) for k, key in PROTOCOL_KEYS.items()},
+                         "configs": study.get("num_samples"), "seeds": study.get("seeds")}
+        differs = [f"{k}: theirs {v}, ours {ours_protocol.get(k)}" for k, v in (ref.get("protocol") or {}).items()
+                   if k in ours_protocol and str(v) != str(ours_protocol[k])]
         warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same" if ref.get("protocol") else "–"
         err = f" ± {ref['err']}" if "err" in ref else ""
         ours_value = f"`{ref['value']}`" if ref.get("value") is not None else "–"

@@ -78,25 +78,33 @@ def max_steps(study: Study) -> int:
     return resolve(study.config(study.values()[0], {})).train.steps
 
 
-def check_runnable(study: Study, resources: dict[str, float] | None) -> None:
-    """Refuse what would fail or wait forever: missing data, unavailable metrics, unsatisfiable resources."""
+def missing_inputs(study: Study) -> list[str]:
+    """What a study needs that this machine lacks: data files and metric weights, each naming the file and
+    where to put it. Cheap: loads nothing."""
     from ganbench.metrics import METRICS
     from ganbench.sampling import dataset_of
 
-    missing: dict[str, str] = {}  # everything missing at once, so that one message lists it all
+    missing: dict[str, str] = {}
     for value in study.values():
         config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
         if not config.data.download:
             try:
                 dataset_of(config).check_available()  # names the files and the folder they belong in
             except DataError as error:
-                missing.setdefault("data", str(error))
+                missing.setdefault(f"data:{config.data.name}", str(error))
         for name in config.eval.metrics:
             reason = METRICS.get(name).unavailable_reason()
             if reason:
-                missing.setdefault(name, f"{study.metric} cannot be computed here: {reason}")
+                missing.setdefault(name, f"{name} metrics cannot be computed here: {reason}")
+    return list(missing.values())
+
+
+def check_runnable(study: Study, resources: dict[str, float] | None) -> None:
+    """Refuse what would fail or wait forever: missing data, unavailable metrics, unsatisfiable resources
+    (``resources`` of the cluster; None = this machine)."""
+    missing = missing_inputs(study)
     if missing:
-        raise DataError("; and ".join(missing.values()))
+        raise DataError("; and ".join(missing))  # everything missing at once, in one message
     gpus = (resources or {}).get("GPU", 0.0) if resources is not None else _local_gpus()
     if study.gpu > 0 and gpus <= 0:
         raise ConfigError("resources.gpu", f"{study.gpu} GPU per trial requested, but this cluster has no GPU; "
@@ -135,7 +143,7 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
                   f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
                   f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
                   f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step and "
-                  f"{seconds_per_trial:.1f} s set-up per trial, measured on the first config"
+                  f"{seconds_per_trial:.1f} s set-up per trial, measured on the first config; evaluations not included"
                   + ("; ASHA stops many trials early)" if study.scheduler == "asha" else ")")]
     return "\n".join(lines)
 
@@ -147,7 +155,7 @@ def _measure(study: Study) -> tuple[float, float]:
 
     value = study.values()[0]
     config = {**study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}),
-              "eval.every": 100_000, "train.threads": max(1, int(study.cpu))}
+              "eval.every": 100_000, "eval.metrics": [], "eval.select": "", "train.threads": max(1, int(study.cpu))}
     seconds = {}
     for steps in (5, 10, 60):  # the first run only warms up (imports, allocator, kernels)
         started = time.perf_counter()

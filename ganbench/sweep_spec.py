@@ -114,7 +114,9 @@ class SweepFile:
     def sha256(self) -> str:
         from ganbench import __version__
 
-        return hashlib.sha256((self.text + "\n" + self.budget + "\n" + __version__).encode()).hexdigest()
+        # A plain sweep file hashes as it always did, so sweeps started before budgets existed still resume.
+        budget = f"{self.budget}\n" if self.budget else ""
+        return hashlib.sha256((self.text + "\n" + budget + __version__).encode()).hexdigest()
 
 
 def _require(tree: dict[str, Any], key: str, where: str) -> Any:
@@ -250,6 +252,8 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
 
 
 REFERENCE_KEYS = ("source", "row", "value", "metric", "mean", "err", "tolerance", "protocol", "note")
+# What a published number's protocol may state; the report flags each one that differs from ours.
+REFERENCE_PROTOCOL_KEYS = ("data", "model", "steps", "n_samples", "batch_size", "configs", "seeds")
 
 
 def _check_references(study: Study, labels: dict[str, Any], where: str) -> None:
@@ -268,6 +272,21 @@ def _check_references(study: Study, labels: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{key}.value", f"not a compared value; {choices_hint(str(ref['value']), labels)}")
         _number(ref["mean"], f"{key}.mean")
         _number(ref["tolerance"], f"{key}.tolerance")
+        protocol = ref.get("protocol") or {}
+        if not isinstance(protocol, dict):
+            raise ConfigError(f"{key}.protocol", f"expected a mapping with {', '.join(REFERENCE_PROTOCOL_KEYS)}")
+        for name in protocol:
+            if name not in REFERENCE_PROTOCOL_KEYS:
+                raise ConfigError(f"{key}.protocol.{name}",
+                                  f"unknown protocol key; {choices_hint(str(name), REFERENCE_PROTOCOL_KEYS)}")
+        if ref.get("value") is not None:  # a verdict needs our number: the metric must be one we report
+            from ganbench.train import metric_keys
+
+            value = labels[str(ref["value"])]
+            keys = metric_keys(resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()})))
+            if ref["metric"] not in keys:
+                raise ConfigError(f"{key}.metric", f"{ref['metric']!r} is not reported for {ref['value']}; "
+                                                   f"{choices_hint(str(ref['metric']), keys)}")
 
 
 def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
@@ -330,12 +349,15 @@ def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> t
         if key not in BENCHMARK_KEYS:
             raise ConfigError(f"benchmark.{key}", f"unknown benchmark key; {choices_hint(key, BENCHMARK_KEYS)}")
     budgets = benchmark.get("budgets") or {}
+    if not isinstance(budgets, dict):
+        raise ConfigError("benchmark.budgets", f"expected a mapping of {', '.join(BUDGETS)} to study keys")
     for name in budgets:
         if name not in BUDGETS:
             raise ConfigError(f"benchmark.budgets.{name}", f"unknown budget; {choices_hint(str(name), BUDGETS)}")
+    where = "--budget" if budget else "benchmark.default_budget"
     budget = budget or benchmark.get("default_budget", "small")
     if budget not in budgets:
-        raise ConfigError("--budget", f"invalid value {budget!r}; available: {', '.join(budgets) or 'none'}")
+        raise ConfigError(where, f"invalid value {budget!r}; available: {', '.join(budgets) or 'none'}")
     override = budgets[budget] or {}
     if not isinstance(override, dict):
         raise ConfigError(f"benchmark.budgets.{budget}", "expected a mapping of study keys")

@@ -87,6 +87,7 @@ def test_missing_data_and_weights_stop_before_anything_starts(tmp_path, monkeypa
     assert main(["reproduce", "mnist_lucic2018"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("ganbench: error: mnist_lucic2018 cannot run here: ")
     assert "MNIST/raw" in err and "train-images-idx3-ubyte" in err and "weights-inception-2015-12-05" in err
     assert not (tmp_path / "home").exists()
 
@@ -107,6 +108,7 @@ def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench
     assert main(["reproduce", str(TINY), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "| PacGAN Table 1 | PacGAN2 | `non_saturating,2` | modes | 7.9 ± 0.1 |" in printed  # the verdict table
+    assert "Does any value beat `non_saturating,1`?" in printed  # and the baseline's answer
     report = (out / "README.md").read_text()
     assert "**small budget**" in report and "Packing on a small ring8" in report
     assert "context only (VEEGAN is not implemented)" in report

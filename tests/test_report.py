@@ -133,3 +133,9 @@ def test_baseline_question_is_answered_with_effect_sizes():
     lines = baseline_lines(_rows({"ns": baseline, "low": [x - 3 for x in baseline]}), study)
     assert lines[-1] == ("**No**: no value beats `ns` at Holm-corrected α 0.05 with 6 seeds per value; "
                          "`low` is detectably worse.")
+
+
+def test_baseline_question_without_any_testable_difference_says_so():
+    study = {"metric": "modes", "mode": "max", "baseline": "ns"}
+    lines = baseline_lines(_rows({"ns": [8.0, 8.0, 8.0], "pack2": [8.0, 8.0, 8.0]}), study)
+    assert lines[-1].startswith("**Cannot be tested**")

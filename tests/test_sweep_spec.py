@@ -127,3 +127,22 @@ def test_tpe_start_up_scales_with_the_budget(tmp_path, num_samples, explicit, st
     searcher = {"name": "optuna", "sampler": "tpe", **({"n_startup_trials": explicit} if explicit else {})}
     study = load_sweep(write(tmp_path, {**BASE, "num_samples": num_samples, "searcher": searcher})).studies[0]
     assert study.startup_trials() == startup
+
+
+def test_plain_sweep_files_hash_as_before_budgets_existed():
+    import hashlib
+
+    from ganbench import __version__
+
+    sweep = load_sweep(ROOT / "tests" / "sweeps" / "tiny.yaml")
+    assert sweep.sha256 == hashlib.sha256((sweep.text + "\n" + __version__).encode()).hexdigest()
+
+
+def test_reference_metric_and_protocol_keys_are_checked(tmp_path):
+    row = {"source": "s", "row": "r", "value": "hinge", "metric": "reverse_kl", "mean": 1, "tolerance": 0.1}
+    with pytest.raises(ConfigError, match=r"reference\[0\]\.metric: 'modse' is not reported for hinge; did you mean"):
+        load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "metric": "modse"}]}))
+    with pytest.raises(ConfigError, match=r"reference\[0\]\.protocol\.step: unknown protocol key; did you mean 'steps'"):
+        load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "protocol": {"step": 1}}]}))
+    # A context row may name a metric computed elsewhere (Inception FID on MNIST).
+    load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "value": None, "metric": "fid_inception"}]}))
