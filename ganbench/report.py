@@ -200,6 +200,14 @@ def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures
     return lines
 
 
+def _param_value(text: str) -> float | str:
+    """MLflow stores params as text: numbers back to floats, choices (``model.d_norm: batch``) stay labels."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]], out: Path,
           figures: list[Path]) -> list[str]:
     name, metric = study["name"], study["metric"]
@@ -212,7 +220,9 @@ def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
                                        paths["best_so_far"])
     report_plots.final_distribution({r["value"]: r["finals"] for r in rows}, metric, paths["final"])
     tuned = sorted({k for k in study["nuisance"]} | {k for p in study["per_value"].values() for k in p})
-    points = {r["value"]: [({k: float(t["params"][k]) for k in tuned if k in t["params"]}, m)
+    # Each value's points only on the parameters it tuned: its per-value ones (the clip for wgan) plus the shared.
+    own = {r["value"]: set(study["nuisance"]) | set(study["per_value"].get(r["value"], {})) for r in rows}
+    points = {r["value"]: [({k: _param_value(t["params"][k]) for k in own[r["value"]] if k in t["params"]}, m)
                            for t in search if t["value"] == r["value"] and (m := trial_metric(t, metric)) is not None]
               for r in rows}
     report_plots.metric_vs_params(points, tuned, metric, paths["params"])

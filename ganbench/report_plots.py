@@ -73,8 +73,9 @@ def final_distribution(groups: dict[str, list[float]], metric: str, path: Path) 
     plt.close(fig)
 
 
-def metric_vs_params(points: dict[str, list[tuple[dict[str, float], float]]], params: list[str], metric: str,
+def metric_vs_params(points: dict[str, list[tuple[dict[str, float | str], float]]], params: list[str], metric: str,
                      path: Path) -> None:
+    """One panel per tuned parameter; a choice parameter (text values) gets a categorical axis."""
     plt = _plt()
     columns = max(1, len(params))
     fig, axes = plt.subplots(1, columns, figsize=(4 * columns, 3.6), squeeze=False)
@@ -83,7 +84,8 @@ def metric_vs_params(points: dict[str, list[tuple[dict[str, float], float]]], pa
             xs = [(p[param], m) for p, m in rows if param in p]
             if xs:
                 ax.scatter([x for x, _ in xs], [m for _, m in xs], s=18, label=value)
-        if param.startswith("optim.lr") or param.endswith("penalty_weight") or param.endswith("clip_value"):
+        numeric = all(isinstance(p[param], float) for rows in points.values() for p, _ in rows if param in p)
+        if numeric and (param.startswith("optim.lr") or param.endswith(("penalty_weight", "clip_value"))):
             from matplotlib.ticker import NullFormatter
 
             ax.set_xscale("log")

@@ -139,3 +139,13 @@ def test_baseline_question_without_any_testable_difference_says_so():
     study = {"metric": "modes", "mode": "max", "baseline": "ns"}
     lines = baseline_lines(_rows({"ns": [8.0, 8.0, 8.0], "pack2": [8.0, 8.0, 8.0]}), study)
     assert lines[-1].startswith("**Cannot be tested**")
+
+
+def test_metric_vs_params_draws_choice_parameters_on_a_categorical_axis(tmp_path):
+    from ganbench.report_plots import metric_vs_params
+
+    points = {"hinge": [({"model.d_norm": "batch", "optim.lr_g": 1e-3}, 40.0),
+                        ({"model.d_norm": "none", "optim.lr_g": 1e-4}, 55.0)],
+              "wgan_gp": [({"optim.lr_g": 3e-4}, 21.0)]}
+    metric_vs_params(points, ["model.d_norm", "optim.lr_g"], "fid", tmp_path / "params.png")
+    assert (tmp_path / "params.png").stat().st_size > 1000
