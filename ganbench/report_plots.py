@@ -43,6 +43,10 @@ def best_so_far(series: dict[str, list[tuple[float, float]]], metric: str, mode:
     from matplotlib.ticker import MaxNLocator
 
     axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    values = [m for trials in series.values() for _, m in trials if m > 0]
+    if values and max(values) / min(values) > 20:  # one broken value (BEGAN's FID 1200) would flatten the rest
+        for ax in axes:
+            ax.set_yscale("log")
     axes[0].set(title=f"Best {metric} so far, by trial", xlabel="search trials", ylabel=f"best {metric}")
     axes[1].set(title=f"Best {metric} so far, by budget", xlabel="cumulative generator steps", ylabel=f"best {metric}")
     for ax in axes:
