@@ -83,13 +83,18 @@ def part_a(repeats: int, trials: int, steps: int) -> dict[str, Any]:
             "goal": 0.60}
 
 
+def two_trial_sweep(study: str, steps: int, every: int) -> dict[str, Any]:
+    """Two 1-CPU ring8 trials (non-saturating and hinge) side by side, no tuning, no early stopping."""
+    return {"study": study, "metric": "reverse_kl", "mode": "min",
+            "fixed": {**RING8, "train.steps": steps, "eval.every": every},
+            "scientific": {"loss.name": ["non_saturating", "hinge"]}, "num_samples": 1, "seeds": 0,
+            "scheduler": {"name": "none"}, "resources": {"cpu": 1}}
+
+
 def part_b(repeats: int) -> dict[str, Any]:
     """(b) command start to first trial result on a warm store (400-step trials, first evaluation at step
     100), with a breakdown."""
-    tree = {"study": "b", "metric": "reverse_kl", "mode": "min", "fixed": {**RING8, "train.steps": 400,
-                                                                           "eval.every": 100},
-            "scientific": {"loss.name": ["non_saturating", "hinge"]}, "num_samples": 1, "seeds": 0,
-            "scheduler": {"name": "none"}, "resources": {"cpu": 1}}
+    tree = two_trial_sweep("b", steps=400, every=100)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
@@ -121,10 +126,7 @@ def part_c(repeats: int, steps: int) -> dict[str, Any]:
     """(c) MLflow logging's share of trial time: each trial reports ``tracking_s`` (child run, params, every
     evaluation's metrics and sample grid, the final checkpoint and figure) and ``trial_wall_s``. Trials are
     ring8's default length (5,000 steps) unless --c-steps says otherwise, evaluated every 500 steps."""
-    tree = {"study": "c", "metric": "reverse_kl", "mode": "min",
-            "fixed": {**RING8, "train.steps": steps, "eval.every": max(1, steps // 10)},
-            "scientific": {"loss.name": ["non_saturating", "hinge"]}, "num_samples": 1, "seeds": 0,
-            "scheduler": {"name": "none"}, "resources": {"cpu": 1}}
+    tree = two_trial_sweep("c", steps=steps, every=max(1, steps // 10))
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder) / "home"
