@@ -95,6 +95,15 @@ def _add_extractor(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    """Where a sweep runs and logs: the same four options for `sweep` and `reproduce`."""
+    parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
+    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else an absolute sqlite "
+                                               "file under $GANBENCH_HOME, default ~/.cache/ganbench)")
+    parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
+    parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+
+
 def _add_sweep(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "sweep", help="run a sweep file on Ray Tune + Optuna + ASHA, tracked in MLflow",
@@ -112,11 +121,7 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue a killed sweep from the stage it was in")
     parser.add_argument("--plan", action="store_true", help="print trials, steps, resources and a time estimate; "
                                                              "start nothing")
-    parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else an absolute sqlite "
-                                               "file under $GANBENCH_HOME, default ~/.cache/ganbench)")
-    parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
-    parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+    _add_cluster_options(parser)
     parser.add_argument("--budget", choices=("small", "paper"),
                         help="benchmark files only: this machine's budget or the published one (default small)")
 
@@ -142,10 +147,7 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", help="report folder (default: reports/benchmarks/NAME-BUDGET)")
     parser.add_argument("--name", help="sweep name (default NAME-BUDGET); a new name starts afresh, e.g. after "
                                        "editing the benchmark file")
-    parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
-    parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ganbench's sqlite)")
-    parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
-    parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+    _add_cluster_options(parser)
 
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
