@@ -21,39 +21,51 @@ BIN = Path(sys.executable).parent
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct free TCP ports on 127.0.0.1 (all held open while choosing, so no repeats)."""
-    sockets = []
+def _bound(port: int = 0) -> socket.socket:
+    sock = socket.socket()
     try:
-        for _ in range(count):
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [s.getsockname()[1] for s in sockets]
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def free_ports(count: int, width: int = 0) -> tuple[list[int], int]:
+    """``count`` distinct free TCP ports on 127.0.0.1, and (if ``width``) the first of ``width``
+    consecutive free ports that overlap none of them.
+
+    Every port is held open until all are chosen, so the single ports can never land inside the
+    range (Ray refuses to start when two of its components share a port)."""
+    held: list[socket.socket] = []
+    try:
+        first = 0
+        if width:
+            for _ in range(200):
+                candidate = _bound()
+                start = candidate.getsockname()[1]
+                candidate.close()
+                if start + width >= 65535:
+                    continue
+                block = []
+                try:
+                    for port in range(start, start + width):
+                        block.append(_bound(port))
+                except OSError:
+                    for sock in block:
+                        sock.close()
+                    continue
+                held.extend(block)
+                first = start
+                break
+            else:
+                raise RuntimeError(f"no {width} consecutive free ports")
+        singles = [_bound() for _ in range(count)]
+        held.extend(singles)
+        return [s.getsockname()[1] for s in singles], first
     finally:
-        for sock in sockets:
+        for sock in held:
             sock.close()
-
-
-def free_port_range(width: int) -> int:
-    """The first port of ``width`` consecutive ports that are free now (for Ray's worker port range)."""
-    for _ in range(200):
-        first = free_ports(1)[0]
-        if first + width >= 65535:
-            continue
-        try:
-            held = []
-            for port in range(first, first + width):
-                sock = socket.socket()
-                held.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return first
-        except OSError:
-            continue
-        finally:
-            for sock in held:
-                sock.close()
-    raise RuntimeError("no free port range")
 
 
 def short_tmp(prefix: str) -> Path:
@@ -129,14 +141,19 @@ class RayCluster:
 
     def __init__(self, num_cpus: int, num_gpus: int = 0, object_store_mb: int = 150) -> None:
         self.temp = short_tmp("rc")
-        port, node_manager, object_manager, agent_grpc, agent_http, metrics, runtime_env = free_ports(7)
-        worker_ports = free_port_range(40)
+        self.num_cpus, self.num_gpus, self.object_store_mb = num_cpus, num_gpus, object_store_mb
+        self.command = self._command()
+
+    def _command(self) -> list[str]:
+        """A fresh ``ray start`` command line on newly chosen free ports (also sets ``address``)."""
+        ports, worker_ports = free_ports(7, width=40)
+        port, node_manager, object_manager, agent_grpc, agent_http, metrics, runtime_env = ports
         self.address = f"127.0.0.1:{port}"
-        self.command = [
+        return [
             str(BIN / "ray"), "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
-            f"--num-cpus={num_cpus}", f"--num-gpus={num_gpus}", f"--temp-dir={self.temp}",
+            f"--num-cpus={self.num_cpus}", f"--num-gpus={self.num_gpus}", f"--temp-dir={self.temp}",
             "--include-dashboard=false", "--disable-usage-stats",
-            f"--object-store-memory={object_store_mb * 1024 * 1024}",
+            f"--object-store-memory={self.object_store_mb * 1024 * 1024}",
             f"--node-manager-port={node_manager}", f"--object-manager-port={object_manager}",
             f"--dashboard-agent-grpc-port={agent_grpc}",
             f"--dashboard-agent-listen-port={agent_http}", f"--metrics-export-port={metrics}",
@@ -144,25 +161,32 @@ class RayCluster:
             f"--min-worker-port={worker_ports}", f"--max-worker-port={worker_ports + 39}",
         ]
 
-    def start(self) -> RayCluster:
+    def start(self, attempts: int = 3) -> RayCluster:
         env = {**os.environ, **RAY_ENV}
         env.pop("RAY_ADDRESS", None)
-        done = subprocess.run(self.command, env=env, capture_output=True, text=True, timeout=120)
-        if done.returncode != 0:
-            self.stop()
-            raise RuntimeError(f"ray start failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        return self
+        for attempt in range(attempts):
+            done = subprocess.run(self.command, env=env, capture_output=True, text=True, timeout=120)
+            if done.returncode == 0:
+                return self
+            self.stop(keep_temp=True)
+            # Another process may take a chosen port between choosing and binding it: choose again.
+            if "port" not in done.stderr.lower() or attempt == attempts - 1:
+                break
+            self.command = self._command()
+        shutil.rmtree(self.temp, ignore_errors=True)
+        raise RuntimeError(f"ray start failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
 
     def pids(self) -> set[int]:
         return mentioning(str(self.temp))
 
-    def stop(self) -> None:
+    def stop(self, keep_temp: bool = False) -> None:
         # Twice: a process could fork between the scan and the kill.
         for _ in range(2):
             pids = self.pids()
             if pids:
                 kill_pids(pids)
-        shutil.rmtree(self.temp, ignore_errors=True)
+        if not keep_temp:
+            shutil.rmtree(self.temp, ignore_errors=True)
 
 
 class MlflowServer:
@@ -170,7 +194,7 @@ class MlflowServer:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.port = free_ports(1)[0]
+        self.port = free_ports(1)[0][0]
         self.uri = f"http://127.0.0.1:{self.port}"
         self.artifacts = root / "artifacts"
         self.command = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
