@@ -281,30 +281,18 @@ class ProgressTable(tune.Callback):
                 print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.study.metric} {shown}")
 
 
-def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
-    """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
+def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,
+              configs: list[dict[str, Any]] | None, storage_url: str, sweep: str, max_steps: int,
+              max_concurrent: int, resume: bool) -> list[dict[str, Any]]:
+    """Run (or resume) one stage; returns each trial's config, last result and error, as plain data."""
     import os
 
     import optuna
-    import ray
 
     # Tune's snapshot warnings and Optuna's per-study INFO lines drown the progress table.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if not ray.is_initialized():
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env}, configure_logging=False)
-    resources = dict(ray.cluster_resources())
-    # With a custom searcher Tune keeps one trial PENDING at a time, so trials start one by one; allow one per CPU.
-    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, int(resources.get("CPU", 1)))))
-    return resources
-
-
-def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,
-              configs: list[dict[str, Any]] | None, storage_url: str, sweep: str, max_steps: int,
-              max_concurrent: int, resume: bool) -> list[dict[str, Any]]:
-    """Run (or resume) one stage; returns each trial's config, last result and error, as plain data."""
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": study.cpu, "gpu": study.gpu})
     path = f"{storage.rstrip('/')}/{experiment}"

@@ -186,16 +186,20 @@ def run(options: SweepOptions) -> int:
         print(plan(sweep, options.max_concurrent))
         return 0
 
-    from ganbench import sweep as ray_adapter
+    from ganbench.ray_cluster import start_ray
 
-    env = {k: os.environ[k] for k in ENV_KEYS if k in os.environ}
-    resources = ray_adapter.init_ray(address, env)
+    # Ray starts on a thread while this one imports the sweep stack and opens the MLflow store
+    # (read-only, so a refused cluster below leaves nothing behind): ~3 s less before the first trial.
+    ray_started = start_ray(address, {k: os.environ[k] for k in ENV_KEYS if k in os.environ})
+    import ganbench.sweep  # noqa: F401 - torch and Tune
+    tracker = Tracker(uri, f"ganbench/{name}")
+    tracker.open()
+    resources = ray_started.result()
     for study in sweep.studies:
         check_runnable(study, resources)
     if address and (uri.startswith("sqlite:") or "://" not in storage):
         print("warning: on a multi-node cluster use an MLflow server URI (--tracking-uri) and shared --storage "
               "(NFS path or s3://); a sqlite file and a local folder are only seen by this node", file=sys.stderr)
-    tracker = Tracker(uri, f"ganbench/{name}")
     tracker.ensure_experiment()
     command = " ".join(shlex.quote(a) for a in ["ganbench", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == ["sweep"] \
         else f"ganbench sweep {options.file} --name {name}" + (f" --budget {sweep.budget}" if sweep.budget else "")
@@ -217,9 +221,9 @@ def run(options: SweepOptions) -> int:
 
 
 def _cluster_resources(address: str) -> dict[str, float]:
-    from ganbench import sweep as ray_adapter
+    from ganbench.ray_cluster import init_ray
 
-    return ray_adapter.init_ray(address, {})
+    return init_ray(address, {})
 
 
 def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:
@@ -248,7 +252,6 @@ def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
     """Real-side statistics for every image metric, computed once in the driver (trials never write)."""
     from ganbench.metrics import METRICS
     from ganbench.metrics.image import FidelityMetric
-    from ganbench.metrics.real import real_side
     from ganbench.sampling import dataset_of
 
     config = resolve(study.config(study.values()[0], {}))
@@ -257,6 +260,8 @@ def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
     for name in config.eval.metrics:
         metric = METRICS.get(name)
         if issubclass(metric, FidelityMetric):
+            from ganbench.metrics.real import real_side  # torch-fidelity: ~2 s of imports, only when needed
+
             sides[name] = real_side(dataset_of(config), split, metric.extractor)
     return sides
 

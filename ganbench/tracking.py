@@ -63,14 +63,20 @@ class Tracker:
             self.__dict__["_client"] = MlflowClient(tracking_uri=self.uri)
         return self.__dict__["_client"]
 
-    def ensure_experiment(self) -> str:
-        """Create the experiment in the driver (this also runs sqlite's schema migration once, up front)."""
+    def open(self) -> Tracker:
+        """Open the store (imports MLflow's store module; creates or migrates a sqlite file) and look
+        the experiment up. Creates no experiment and no run, so it is safe before a sweep is accepted."""
         if is_local(self.uri) and self.uri.startswith("sqlite:"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         found = self.client.get_experiment_by_name(self.experiment)
-        if found is not None:
-            self.experiment_id = found.experiment_id
-        else:
+        self.experiment_id = found.experiment_id if found is not None else ""
+        return self
+
+    def ensure_experiment(self) -> str:
+        """The experiment's id, creating the experiment (in the driver, never in trials) if it is new."""
+        if not self.experiment_id:
+            self.open()
+        if not self.experiment_id:
             # With a server, let it assign mlflow-artifacts:; locally, an absolute folder beside the database.
             location = (home() / "mlflow" / "artifacts").as_uri() if is_local(self.uri) else None
             self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=location)
