@@ -13,14 +13,20 @@ import sys
 import threading
 from concurrent.futures import Future
 
+from ganbench.errors import GanbenchError
+
 
 def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
     """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": env}, configure_logging=False)
+        try:
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": env}, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            where = f"--address {address}" if address else "local Ray"
+            raise GanbenchError(f"{where}: cannot start or join Ray: {str(exc).strip().splitlines()[0]}") from exc
     resources = dict(ray.cluster_resources())
     # With a custom searcher Tune keeps one trial PENDING at a time, so trials start one by one; allow one per CPU.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, int(resources.get("CPU", 1)))))

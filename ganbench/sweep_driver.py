@@ -1,6 +1,6 @@
 """``ganbench sweep``: plan, run and resume a sweep file, stage by stage (search, then final seeds).
 
-The driver validates everything before Ray starts, prepares the real-side statistics once, creates
+The driver validates the sweep file before Ray starts, prepares the real-side statistics once, creates
 the MLflow experiment and the sweep's parent run, then runs each study's stages through the Ray
 adapter (``ganbench.sweep``). Its state (stage reached, best configs, file hash) lives in
 ``$GANBENCH_HOME/sweeps/<name>.json`` so that ``--resume`` continues where a killed driver stopped.
@@ -14,6 +14,7 @@ import platform
 import shlex
 import sys
 import time
+from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,12 +189,16 @@ def run(options: SweepOptions) -> int:
 
     from ganbench.ray_cluster import start_ray
 
-    # Ray starts on a thread while this one imports the sweep stack and opens the MLflow store
-    # (read-only, so a refused cluster below leaves nothing behind): ~3 s less before the first trial.
+    # Ray starts on a thread while this one imports the sweep stack and opens the MLflow store (no
+    # experiment or run yet, so a refused cluster below leaves nothing behind): ~3 s less before the first trial.
     ray_started = start_ray(address, {k: os.environ[k] for k in ENV_KEYS if k in os.environ})
-    import ganbench.sweep  # noqa: F401 - torch and Tune
-    tracker = Tracker(uri, f"ganbench/{name}")
-    tracker.open()
+    try:
+        import ganbench.sweep  # noqa: F401 - torch and Tune
+        tracker = Tracker(uri, f"ganbench/{name}").open()
+    except BaseException:
+        # Let a half-started Ray finish, so its exit hook shuts it down instead of racing its start.
+        futures.wait([ray_started], timeout=60)
+        raise
     resources = ray_started.result()
     for study in sweep.studies:
         check_runnable(study, resources)

@@ -17,6 +17,9 @@ from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+
+from ganbench.errors import GanbenchError
 
 TRIAL_TAG = "ganbench.trial_id"
 SWEEP_TAG = "ganbench.sweep"
@@ -42,6 +45,24 @@ def ui_command(uri: str) -> str:
     return f"mlflow ui --backend-store-uri {uri}" if is_local(uri) else f"open {uri}"
 
 
+def check_server(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds, in one line, when no MLflow server answers at ``uri`` (MLflow's own client
+    retries a refused connection for minutes before raising)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout_s):
+            pass
+    except urllib.error.HTTPError:
+        return  # something answers (a proxy, or a server without /health): let MLflow's client judge it
+    except OSError as exc:
+        reason = getattr(exc, "reason", exc)
+        raise GanbenchError(f"tracking URI {uri}: no MLflow server answers ({reason}); start one with "
+                            "`mlflow server --host HOST --port PORT`, or unset MLFLOW_TRACKING_URI and drop "
+                            "--tracking-uri to use the local store") from exc
+
+
 class Tracker:
     """A thin, picklable handle on one experiment in one store."""
 
@@ -64,11 +85,16 @@ class Tracker:
         return self.__dict__["_client"]
 
     def open(self) -> Tracker:
-        """Open the store (imports MLflow's store module; creates or migrates a sqlite file) and look
-        the experiment up. Creates no experiment and no run, so it is safe before a sweep is accepted."""
+        """Open the store (creating or migrating a sqlite file) and look the experiment up. Creates no
+        experiment and no run, so it is safe before a sweep is accepted."""
         if is_local(self.uri) and self.uri.startswith("sqlite:"):
             Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        found = self.client.get_experiment_by_name(self.experiment)
+        if self.uri.startswith(("http://", "https://")):
+            check_server(self.uri)
+        try:
+            found = self.client.get_experiment_by_name(self.experiment)
+        except MlflowException as exc:
+            raise GanbenchError(f"tracking URI {self.uri}: {str(exc).strip().splitlines()[0]}") from exc
         self.experiment_id = found.experiment_id if found is not None else ""
         return self
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,6 +107,22 @@ def test_bad_sweep_file_starts_nothing(ganbench_home, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ganbench: error: metric:") and len(err.strip().splitlines()) == 1
     assert not state_path("bad").exists()
+
+
+def test_unreachable_tracking_server_is_one_line_exit_2(ganbench_home):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ganbench", "sweep", str(SWEEPS / "tiny.yaml"), "--name", "nowhere",
+                           "--tracking-uri", f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("ganbench:") or "Traceback" in line]
+    assert lines == [f"ganbench: error: tracking URI http://127.0.0.1:{port}: no MLflow server answers "
+                     "([Errno 111] Connection refused); start one with `mlflow server --host HOST --port PORT`, or "
+                     "unset MLFLOW_TRACKING_URI and drop --tracking-uri to use the local store"]
+    assert time.perf_counter() - started < 60  # not MLflow's minutes of retries
+    assert not state_path("nowhere").exists()
 
 
 def test_plan_prints_budget_and_refuses_missing_gpus(ganbench_home, tmp_path, capsys):
