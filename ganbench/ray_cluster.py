@@ -16,11 +16,29 @@ from concurrent.futures import Future
 from ganbench.errors import GanbenchError
 
 
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds when nothing listens at a ``host:port`` or ``ray://host:port`` address: Ray's
+    own connect retries an unreachable GCS for many minutes before it raises."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise GanbenchError(f"--address {address}: nothing answers there ({exc.strerror or exc}); start a head "
+                            "with `ray start --head --port PORT`, or drop --address (and unset RAY_ADDRESS) for a "
+                            "local Ray") from exc
+
+
 def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
     """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
     import ray
 
     if not ray.is_initialized():
+        if address:
+            check_reachable(address)
         try:
             ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": env}, configure_logging=False)

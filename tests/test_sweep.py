@@ -125,6 +125,17 @@ def test_unreachable_tracking_server_is_one_line_exit_2(ganbench_home):
     assert not state_path("nowhere").exists()
 
 
+def test_unreachable_ray_address_is_one_line_exit_2(ganbench_home, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", "noray", "--address", f"127.0.0.1:{port}", "--plan"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ganbench: error: --address 127.0.0.1:{port}: nothing answers there (Connection refused); start a head with "
+        "`ray start --head --port PORT`, or drop --address (and unset RAY_ADDRESS) for a local Ray"]
+    assert not state_path("noray").exists()
+
+
 def test_plan_prints_budget_and_refuses_missing_gpus(ganbench_home, tmp_path, capsys):
     assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--plan"]) == 0
     out = capsys.readouterr().out
