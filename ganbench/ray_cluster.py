@@ -36,9 +36,9 @@ def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
     """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
     import ray
 
+    if address:
+        check_reachable(address)  # also when this process already runs a Ray: the user asked for this one
     if not ray.is_initialized():
-        if address:
-            check_reachable(address)
         try:
             ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": env}, configure_logging=False)
