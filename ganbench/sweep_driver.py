@@ -182,8 +182,11 @@ def run(options: SweepOptions) -> int:
     uri = options.tracking_uri or default_tracking_uri()
     storage = storage_root(options.storage)
     if options.plan:
+        from ganbench.ray_cluster import init_ray
+
+        resources = init_ray(address, {}) if address else None  # once, not per study
         for study in sweep.studies:
-            check_runnable(study, None if not address else _cluster_resources(address))
+            check_runnable(study, resources)
         print(plan(sweep, options.max_concurrent))
         return 0
 
@@ -223,12 +226,6 @@ def run(options: SweepOptions) -> int:
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
     return 0
-
-
-def _cluster_resources(address: str) -> dict[str, float]:
-    from ganbench.ray_cluster import init_ray
-
-    return init_ray(address, {})
 
 
 def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:
