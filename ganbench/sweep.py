@@ -72,7 +72,7 @@ class DispatchingSearcher(PickledState, Searcher):
     """One Optuna study per compared value, ``num_samples`` trials each, handed out round robin."""
 
     def __init__(self, study: Study, storage_url: str, sweep: str) -> None:
-        super().__init__(metric=study.metric, mode=study.mode)
+        super().__init__(metric=study.objective, mode=study.mode)
         import optuna
 
         self.study = study
@@ -80,7 +80,7 @@ class DispatchingSearcher(PickledState, Searcher):
         storage = optuna.storages.RDBStorage(storage_url) if storage_url else None
         # A value with nothing to tune needs no study: its trials differ only by what the sweep fixes.
         self.searchers = {
-            label: OptunaSearch(space=optuna_space(study.space(value)), metric=study.metric, mode=study.mode,
+            label: OptunaSearch(space=optuna_space(study.space(value)), metric=study.objective, mode=study.mode,
                                 sampler=optuna_sampler(study.sampler, study.searcher_seed, study.startup_trials()),
                                 storage=storage,
                                 study_name=f"{sweep}/{study.name}/{label}") if study.space(value) else None
@@ -121,13 +121,14 @@ class DispatchingSearcher(PickledState, Searcher):
 
 
 class DispatchingScheduler(PickledState, FIFOScheduler):
-    """One ASHA per compared value (time in generator steps), so each value has its own brackets."""
+    """One ASHA per compared value (time in generator steps), so each value has its own brackets. It cuts
+    on the study's objective: by default each trial's best checkpoint so far, not its noisy last evaluation."""
 
     def __init__(self, study: Study, max_steps: int, grace_period: int) -> None:
         super().__init__()
-        self._metric, self._mode = study.metric, study.mode
+        self._metric, self._mode = study.objective, study.mode
         self.schedulers = {label: AsyncHyperBandScheduler(
-            time_attr="step", metric=study.metric, mode=study.mode, max_t=max_steps,
+            time_attr="step", metric=study.objective, mode=study.mode, max_t=max_steps,
             grace_period=grace_period, reduction_factor=study.reduction_factor, brackets=1,
             stop_last_trials=False)  # full-budget trials finish on their own, with final metrics and artifacts
             for label in (study.label(v) for v in study.values())}
@@ -164,6 +165,7 @@ class TrialContext:
     tracker: Tracker
     parent_run_id: str
     metric: str
+    objective: str   # the key trials are judged on: ``best_<metric>`` or ``metric`` (Study.objective)
     sentinel: float  # the metric's finite worst value, reported by failed trials
     cpus: float
     real_sides: dict[str, Any]
@@ -202,6 +204,10 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
             logger.log_evaluation(metrics, run_state, config)
             result = {**metrics, "stage_final": float(meta["stage"] == "final")}
+            if context.metric in result:
+                # A diverged evaluation reports only the sentinel; a run with no selected checkpoint keeps
+                # its last generator, so its last evaluation is what it delivers.
+                result.setdefault(context.objective, result[context.metric])
             if run_state is None:
                 tune.report(result)
                 return
@@ -220,7 +226,7 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         # Config and code errors fail the trial at once: reported, never retried. Worker crashes
         # (the process dying, a lost node) never reach this line, so Ray's FailureConfig retries those.
         logger.fail(exc)
-        tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel})
+        tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel, context.objective: context.sentinel})
 
 
 # ------------------------------------------------------------------------------------------ driver
@@ -267,7 +273,7 @@ class ProgressTable(tune.Callback):
         import time
 
         rows = [(t.trial_id, t.config.get(META, t.config.get("trial", {}).get(META, {})).get("value", "?"), t.status,
-                 int((t.last_result or {}).get("step", 0)), (t.last_result or {}).get(self.study.metric))
+                 int((t.last_result or {}).get("step", 0)), (t.last_result or {}).get(self.study.objective))
                 for t in trials]
         seen = repr([(r[2], r[3]) for r in rows])
         if seen == self.last_seen or time.monotonic() - self.last_print < self.every_s:
@@ -278,7 +284,7 @@ class ProgressTable(tune.Callback):
         for trial_id, value, status, step, metric in rows:
             if status in ("RUNNING", "PENDING") or step:
                 shown = f"{metric:.4g}" if isinstance(metric, float) else "-"
-                print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.study.metric} {shown}")
+                print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.study.objective} {shown}")
 
 
 def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,

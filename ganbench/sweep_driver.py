@@ -137,7 +137,8 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
         total_steps = (search + final) * steps
         estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
         lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
-                  f"  metric {study.metric} ({study.mode}), search {search} trials ({study.num_samples} per value, "
+                  f"  metric {study.metric} ({study.mode}; trials judged on {study.objective}), "
+                  f"search {search} trials ({study.num_samples} per value, "
                   f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
                                                  if study.sampler == "tpe" else "")
                   + f", scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
@@ -287,8 +288,8 @@ def _run_study(study: Study, name: str, state: dict[str, Any], tracker: Tracker,
     steps = max_steps(study)
     real_sides = _real_sides(study, "split")
     context = TrialContext(sweep=name, tracker=tracker, parent_run_id=parent, metric=study.metric,
-                           sentinel=_sentinel(study, real_sides), cpus=study.cpu, real_sides=real_sides,
-                           final_real_sides=_real_sides(study, "final_split"))
+                           objective=study.objective, sentinel=_sentinel(study, real_sides), cpus=study.cpu,
+                           real_sides=real_sides, final_real_sides=_real_sides(study, "final_split"))
     max_concurrent = options.max_concurrent or study.max_concurrent
     if record["stage"] == "search":
         rows = run_stage(study, "search", context, storage, f"{name}-{study.name}-search", None, optuna_url, name,

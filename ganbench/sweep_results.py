@@ -18,14 +18,16 @@ def outcome(row: dict[str, Any], steps: int) -> str:
 
 
 def best_configs(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str, dict[str, Any]]:
-    """Each value's best search config: full-budget trials first, ranked on the last reported metric."""
+    """Each value's best search config: full-budget trials first, ranked on the study's objective (each
+    trial's best checkpoint unless the study ranks on the last evaluation)."""
     best: dict[str, tuple[tuple[int, float], dict[str, Any]]] = {}
     sign = 1.0 if study.mode == "min" else -1.0
     for row in rows:
         kind = outcome(row, steps)
-        if kind in ("failed", "diverged") or study.metric not in row["metrics"]:
+        score = row["metrics"].get(study.objective, row["metrics"].get(study.metric))
+        if kind in ("failed", "diverged") or score is None:
             continue
-        key = (0 if kind == "completed" else 1, sign * row["metrics"][study.metric])
+        key = (0 if kind == "completed" else 1, sign * score)
         label = row["meta"]["value"]
         if label not in best or key < best[label][0]:
             best[label] = (key, row["config"])
@@ -40,7 +42,7 @@ def summarise(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str,
                                                         "failed": 0, "values": []})
         kind = outcome(row, steps)
         entry[kind] += 1
-        value = row["metrics"].get(final_key, row["metrics"].get(study.metric))
+        value = row["metrics"].get(final_key, row["metrics"].get(study.objective, row["metrics"].get(study.metric)))
         if kind in ("completed", "stopped_early") and value is not None:
             entry["values"].append(float(value))
     return table
@@ -48,7 +50,9 @@ def summarise(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str,
 
 def format_summary(study: Study, record: dict[str, Any]) -> str:
     pick = min if study.mode == "min" else max
-    lines = [f"study {study.name} ({study.metric}, {study.mode}; final = mean ± std over the final-stage seeds)"]
+    judged = "best checkpoint" if study.rank_on == "best" else "last evaluation"
+    lines = [f"study {study.name} ({study.metric}, {study.mode}; search = each trial's {judged}, "
+             f"final = mean ± std over the final-stage seeds)"]
     for label, entry in record.get("search", {}).items():
         final = record.get("final", {}).get(label, {})
         values = final.get("values", [])

@@ -27,10 +27,11 @@ from ganbench.errors import ConfigError, GanbenchError, choices_hint
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SAMPLERS = ("tpe", "qmc", "random")
 SCHEDULERS = ("asha", "none")
+RANK_ON = ("best", "last")
 SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials")
 SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
 STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
-              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline")
+              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on")
 BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
 BUDGETS = ("small", "paper")
 
@@ -75,6 +76,7 @@ class Study:
     reference: list[dict[str, Any]] = field(default_factory=list)
     variants: list[dict[str, Any]] = field(default_factory=list)  # explicit values; empty = cross product
     baseline: str = ""         # a value label every other value is compared with (e.g. non_saturating)
+    rank_on: str = "best"      # judge search trials on their best checkpoint ("best") or last evaluation
 
     def values(self) -> list[dict[str, Any]]:
         """Each compared value as dotted config keys: the explicit variants, else the cross product of
@@ -87,6 +89,16 @@ class Study:
     @staticmethod
     def label(value: dict[str, Any]) -> str:
         return ",".join(str(v) for v in value.values())
+
+    @property
+    def objective(self) -> str:
+        """The result key the searcher, ASHA and the choice of each value's best config judge trials on.
+
+        ``best_<metric>`` is the metric of the checkpoint a trial keeps (chosen by ``eval.select``): the one
+        its artifacts hold and the final stage reruns. A GAN's last evaluation is mostly noise (ring8's reverse
+        KL swings between ~0.4 and ln 8 from one evaluation to the next), while its best checkpoint is
+        predictable early, so it is what early stopping should compare."""
+        return f"best_{self.metric}" if self.rank_on == "best" else self.metric
 
     def startup_trials(self) -> int:
         """TPE samples at random before it models anything. Optuna's default (10) would leave a small budget
@@ -224,6 +236,7 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
         gpu=_number(resources.get("gpu", 0), f"{where}resources.gpu"),
         max_concurrent=_positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
         reference=list(tree.get("reference") or []), variants=variants, baseline=str(tree.get("baseline") or ""),
+        rank_on=_choice(tree.get("rank_on", "best"), RANK_ON, f"{where}rank_on"),
     )
     if searcher.get("name", "optuna") != "optuna":
         raise ConfigError(f"{where}searcher.name", f"invalid value {searcher.get('name')!r}; available: optuna")

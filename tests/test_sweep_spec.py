@@ -54,6 +54,7 @@ def test_cross_product_of_scientific_keys(tmp_path):
      "nuisance.per_value.wgan: not a compared value"),
     ({"searcher": {"name": "optuna", "sampler": "cmaes"}}, "searcher.sampler: invalid value 'cmaes'"),
     ({"scheduler": {"name": "pbt"}}, "scheduler.name: invalid value 'pbt'; available: asha, none"),
+    ({"rank_on": "average"}, "rank_on: invalid value 'average'; available: best, last"),
     ({"fixed": {**BASE["fixed"], "loss.penalty": "r1", "model.d_norm": "batch"}}, "loss.penalty: r1 is a per-sample"),
 ])
 def test_bad_sweep_files_name_the_key(tmp_path, change, message):
@@ -127,6 +128,13 @@ def test_tpe_start_up_scales_with_the_budget(tmp_path, num_samples, explicit, st
     searcher = {"name": "optuna", "sampler": "tpe", **({"n_startup_trials": explicit} if explicit else {})}
     study = load_sweep(write(tmp_path, {**BASE, "num_samples": num_samples, "searcher": searcher})).studies[0]
     assert study.startup_trials() == startup
+
+
+@pytest.mark.parametrize(("rank_on", "objective"), [(None, "best_reverse_kl"), ("best", "best_reverse_kl"),
+                                                    ("last", "reverse_kl")])
+def test_trials_are_judged_on_their_best_checkpoint_by_default(tmp_path, rank_on, objective):
+    tree = {**BASE, **({"rank_on": rank_on} if rank_on else {})}
+    assert load_sweep(write(tmp_path, tree)).studies[0].objective == objective
 
 
 def test_plain_sweep_files_hash_as_before_budgets_existed():

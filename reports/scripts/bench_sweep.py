@@ -6,7 +6,8 @@
 (b) time from ``ganbench sweep`` starting to the first trial result, warm store, with a breakdown;
 (c) MLflow logging's share of trial time (each trial reports ``tracking_s`` and ``trial_wall_s``);
 (d) generator steps TPE+ASHA needs to reach the final metric random search without early stopping reaches
-    with its full budget (reverse KL on ring8), over repeated sweeps of each method.
+    with its full budget (reverse KL on ring8), over repeated sweeps of each method: each trial's best
+    checkpoint (what it keeps and the final stage reruns), and beside it each trial's last evaluation.
 
     python reports/scripts/bench_sweep.py --part a b c --repeats 3
     python reports/scripts/bench_sweep.py --part d --repeats 5 --trials 6 --steps 800
@@ -188,15 +189,17 @@ def part_d(repeats: int, trials: int, steps: int, random_from: Path | None = Non
     Random search runs ``trials`` full-length trials. TPE+ASHA gets 3x the trials, since ASHA stops most
     of them after a rung or two, so that its step budget reaches random search's; the steps it needs are
     counted up to the target and capped at that budget (past it, the repeat counts as never reaching it).
+    Trials are evaluated every ``steps // 8``; ASHA's first cut comes after two evaluations and judges the
+    sweep's objective (each trial's best checkpoint so far, ganbench's default ``rank_on: best``).
     ``random_from`` reuses the random arm of an earlier run's json (its curves) and runs only TPE+ASHA.
     """
     nuisance = {"optim.lr_g": {"loguniform": [1e-4, 1e-2]}, "optim.lr_d": {"loguniform": [1e-4, 1e-2]},
                 "optim.beta1": {"uniform": [0.0, 0.9]}}
     fixed = {**RING8, "train.steps": steps, "eval.every": steps // 8}
     methods = {"random": ({"name": "optuna", "sampler": "random"}, {"name": "none"}, trials),
-               "tpe_asha": ({"name": "optuna", "sampler": "tpe"}, {"name": "asha", "grace_period": steps // 8,
+               "tpe_asha": ({"name": "optuna", "sampler": "tpe"}, {"name": "asha", "grace_period": steps // 4,
                                                                     "reduction_factor": 3}, 3 * trials)}
-    curves: dict[str, list[list[tuple[float, float]]]] = {m: [] for m in methods}
+    curves: dict[str, list[list[tuple[float, ...]]]] = {m: [] for m in methods}
     if random_from is not None:
         curves["random"] = json.loads(random_from.read_text())["curves"]["random"][:repeats]
     for rep in range(repeats):
@@ -211,30 +214,34 @@ def part_d(repeats: int, trials: int, steps: int, random_from: Path | None = Non
                 home = Path(folder) / "home"
                 run_sweep(write_sweep(Path(folder), tree), home, f"d{rep}{method}")
                 runs = sorted(child_runs(home, f"d{rep}{method}"), key=lambda r: r.info.end_time or 0)
-                curves[method].append([(r.data.metrics.get("step", 0), r.data.metrics["reverse_kl"]) for r in runs])
-            print(f"(d) rep {rep} {method}: {len(runs)} trials, {sum(s for s, _ in curves[method][-1]):.0f} steps",
-                  flush=True)
-    return summarise_d(curves)
+                curves[method].append([(r.data.metrics.get("step", 0), r.data.metrics["reverse_kl"],
+                                        r.data.metrics.get("best_reverse_kl", r.data.metrics["reverse_kl"]))
+                                       for r in runs])
+            print(f"(d) rep {rep} {method}: {len(runs)} trials, {sum(t[0] for t in curves[method][-1]):.0f} steps, "
+                  f"best checkpoint {min(t[2] for t in curves[method][-1]):.3f}", flush=True)
+    return {"best_checkpoint": summarise_d(curves, 2) if all(len(t) > 2 for c in curves["random"] for t in c) else None,
+            "last_evaluation": summarise_d(curves, 1), "curves": curves}
 
 
-def summarise_d(curves: dict[str, list[list[tuple[float, float]]]]) -> dict[str, Any]:
-    """(d)'s figures from each sweep's (steps, final reverse KL) per trial, in the order trials finished."""
-    random_total = [sum(s for s, _ in c) for c in curves["random"]]
-    target = statistics.median(min(m for _, m in c) for c in curves["random"])
+def summarise_d(curves: dict[str, list[list[tuple[float, ...]]]], column: int) -> dict[str, Any]:
+    """(d)'s figures from each sweep's (steps, last reverse KL, best checkpoint's reverse KL) per trial, in the
+    order trials finished; ``column`` picks which reverse KL a trial is worth (1 last, 2 best checkpoint)."""
+    random_total = [sum(t[0] for t in c) for c in curves["random"]]
+    target = statistics.median(min(t[column] for t in c) for c in curves["random"])
     budget = statistics.median(random_total)
     needed = []
     for c in curves["tpe_asha"]:
         used, best = 0.0, float("inf")
-        for step, metric in c:
-            used, best = used + step, min(best, metric)
+        for trial in c:
+            used, best = used + trial[0], min(best, trial[column])
             if best <= target:
                 break
         needed.append(used / budget if best <= target and used <= budget else float("inf"))
     # A sweep that never reached the target counts as infinitely many steps: it stays in the median and IQR.
-    return {"target_reverse_kl": target, "random_budget_steps": budget,
-            "tpe_asha_steps": [sum(s for s, _ in c) for c in curves["tpe_asha"]], "ratios": needed,
-            "median_ratio": statistics.median(needed),
-            "iqr": [quantile(needed, 0.25), quantile(needed, 0.75)], "goal": 0.35, "curves": curves}
+    return {"target_reverse_kl": target, "random_best_per_repeat": [min(t[column] for t in c) for c in curves["random"]],
+            "random_budget_steps": budget, "tpe_asha_steps": [sum(t[0] for t in c) for c in curves["tpe_asha"]],
+            "ratios": needed, "median_ratio": statistics.median(needed),
+            "iqr": [quantile(needed, 0.25), quantile(needed, 0.75)], "goal": 0.35}
 
 
 def main() -> None:
@@ -264,7 +271,11 @@ def main() -> None:
     if "d" in args.part:
         result = part_d(args.repeats, args.trials * 2, args.steps, args.d_random_from)
         (OUT / "sweep_d.json").write_text(json.dumps(result, indent=2))
-        print(f"(d) median steps ratio {result['median_ratio']:.3f}, IQR {result['iqr']} (goal <= 0.35)")
+        for judged in ("best_checkpoint", "last_evaluation"):
+            if result[judged] is not None:
+                print(f"(d) {judged}: target {result[judged]['target_reverse_kl']:.3f}, ratios "
+                      f"{[round(r, 3) for r in result[judged]['ratios']]}, median {result[judged]['median_ratio']:.3f}, "
+                      f"IQR {result[judged]['iqr']} (goal <= 0.35)")
 
 
 if __name__ == "__main__":
