@@ -100,6 +100,27 @@ def test_failing_and_diverging_trials_do_not_take_the_sweep_down(faults_sweep):
     assert children[("50", "1.0")].data.tags["outcome"] == "completed"
 
 
+def tune_results(home: Path, experiment: str) -> list[list[dict]]:
+    """Every trial's results as Tune saw them (what ASHA and the searcher judged)."""
+    import json
+
+    return [[json.loads(line) for line in path.read_text().splitlines()]
+            for path in sorted((home / "ray_results" / experiment).glob("*/result.json"))]
+
+
+@pytest.mark.parametrize(("sweep_fixture", "experiment"), [("ci_sweep", "ci-tiny-search"),
+                                                           ("faults_sweep", "faults-faults-search")])
+def test_every_search_result_carries_the_objective(request, ganbench_home, sweep_fixture, experiment):
+    """ASHA lets a result without its metric pass silently, so a missing objective would disable early stopping:
+    evaluations, divergences and failures must all report ``best_reverse_kl``."""
+    request.getfixturevalue(sweep_fixture)
+    trials = tune_results(ganbench_home, experiment)
+    assert trials and all(results for results in trials)
+    for results in trials:
+        assert all("best_reverse_kl" in r for r in results if "reverse_kl" in r)
+        assert all(math.isfinite(r["best_reverse_kl"]) for r in results if "best_reverse_kl" in r)
+
+
 def test_bad_sweep_file_starts_nothing(ganbench_home, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text((SWEEPS / "tiny.yaml").read_text().replace("metric: reverse_kl", "metric: fid"))
