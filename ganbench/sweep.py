@@ -267,13 +267,15 @@ class ProgressTable(tune.Callback):
 
     def __init__(self, study: Study, stage: str, every_s: float = 10.0) -> None:
         self.study, self.stage, self.every_s = study, stage, every_s
+        # Search trials are judged on the study's objective; final reruns end on a fresh final evaluation.
+        self.shown = study.objective if stage == "search" else study.metric
         self.last_print, self.last_seen = 0.0, ""
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         import time
 
         rows = [(t.trial_id, t.config.get(META, t.config.get("trial", {}).get(META, {})).get("value", "?"), t.status,
-                 int((t.last_result or {}).get("step", 0)), (t.last_result or {}).get(self.study.objective))
+                 int((t.last_result or {}).get("step", 0)), (t.last_result or {}).get(self.shown))
                 for t in trials]
         seen = repr([(r[2], r[3]) for r in rows])
         if seen == self.last_seen or time.monotonic() - self.last_print < self.every_s:
@@ -284,7 +286,7 @@ class ProgressTable(tune.Callback):
         for trial_id, value, status, step, metric in rows:
             if status in ("RUNNING", "PENDING") or step:
                 shown = f"{metric:.4g}" if isinstance(metric, float) else "-"
-                print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.study.objective} {shown}")
+                print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.shown} {shown}")
 
 
 def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,

@@ -1,4 +1,5 @@
-"""The thin dispatchers over Ray's ASHA and Optuna's searchers: per-value brackets, judged on the objective."""
+"""The Tune adapter's pieces that need no running Ray: the thin dispatchers over Ray's ASHA and Optuna's searchers
+(per-value brackets, judged on the objective) and the live progress table."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from ray.tune.schedulers import TrialScheduler
 
-from ganbench.sweep import META, DispatchingScheduler, DispatchingSearcher, _trial_config
+from ganbench.sweep import META, DispatchingScheduler, DispatchingSearcher, ProgressTable, _trial_config
 from ganbench.sweep_spec import load_sweep
 
 STUDY = load_sweep(Path(__file__).resolve().parent / "sweeps" / "tiny.yaml").studies[0]
@@ -48,3 +49,12 @@ def test_each_value_gets_num_samples_trials_and_its_own_optuna_study():
     assert not any("optim.lr_d" in c for c in configs if c["loss.name"] == "non_saturating")
     assert searcher.metric == "best_reverse_kl"
     assert {s.metric for s in searcher.searchers.values()} == {"best_reverse_kl"}
+
+
+@pytest.mark.parametrize(("stage", "shown"), [("search", "best_reverse_kl 0.3"), ("final", "reverse_kl 0.7")])
+def test_progress_table_shows_what_each_stage_is_judged_on(capsys, stage, shown):
+    done = SimpleNamespace(trial_id="t1", config={"trial": {META: {"value": "hinge"}}}, status="TERMINATED",
+                           last_result={"step": 30, "reverse_kl": 0.7, "best_reverse_kl": 0.3})
+    ProgressTable(STUDY, stage).on_step_end(0, [done])
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    assert row[:5] == ["t1", "hinge", "TERMINATED", "step", "30"] and " ".join(row[5:]) == shown
