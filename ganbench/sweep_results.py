@@ -17,6 +17,12 @@ def outcome(row: dict[str, Any], steps: int) -> str:
     return "completed" if metrics.get("step", 0) >= steps else "stopped_early"
 
 
+def judged(metrics: dict[str, Any], study: Study) -> float | None:
+    """What a search trial is judged on: the study's objective, or its last evaluation when the run selected no
+    checkpoint (then its last generator is what it keeps)."""
+    return metrics.get(study.objective, metrics.get(study.metric))
+
+
 def best_configs(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str, dict[str, Any]]:
     """Each value's best search config: full-budget trials first, ranked on the study's objective (each
     trial's best checkpoint unless the study ranks on the last evaluation)."""
@@ -24,7 +30,7 @@ def best_configs(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[s
     sign = 1.0 if study.mode == "min" else -1.0
     for row in rows:
         kind = outcome(row, steps)
-        score = row["metrics"].get(study.objective, row["metrics"].get(study.metric))
+        score = judged(row["metrics"], study)
         if kind in ("failed", "diverged") or score is None:
             continue
         key = (0 if kind == "completed" else 1, sign * score)
@@ -42,7 +48,7 @@ def summarise(rows: list[dict[str, Any]], study: Study, steps: int) -> dict[str,
                                                         "failed": 0, "values": []})
         kind = outcome(row, steps)
         entry[kind] += 1
-        value = row["metrics"].get(final_key, row["metrics"].get(study.objective, row["metrics"].get(study.metric)))
+        value = row["metrics"].get(final_key, judged(row["metrics"], study))
         if kind in ("completed", "stopped_early") and value is not None:
             entry["values"].append(float(value))
     return table
