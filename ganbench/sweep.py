@@ -44,7 +44,8 @@ def optuna_space(space: dict[str, Distribution]) -> dict[str, Any]:
             return od.IntDistribution(*dist.args)
         return od.FloatDistribution(*dist.args, log=dist.kind == "loguniform")
 
-    # Dots would be unflattened by OptunaSearch into nested dicts; "/" keeps keys flat and readable.
+    # OptunaSearch names parameters by "/"-joined paths and hands suggestions back unflattened on "/", so
+    # "optim/lr_g" returns as {"optim": {"lr_g": ...}}; _trial_config flattens that back to dotted keys.
     return {key.replace(".", "/"): convert(dist) for key, dist in space.items()}
 
 
