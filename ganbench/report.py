@@ -31,6 +31,15 @@ def trial_metric(trial: dict[str, Any], metric: str) -> float | None:
     return None
 
 
+def search_metric(trial: dict[str, Any], study: dict[str, Any]) -> float | None:
+    """A search trial's number as the sweep judged it: its best checkpoint's evaluation (``rank_on: best``)
+    or its last one. Stores written before ``rank_on`` existed judged the last evaluation."""
+    key = f"best_{study['metric']}"
+    if study.get("rank_on") == "best" and key in trial["metrics"] and trial["outcome"] in ("completed", "stopped_early"):
+        return float(trial["metrics"][key])
+    return trial_metric(trial, study["metric"])
+
+
 def leaderboard(record: SweepRecord, study: dict[str, Any]) -> list[dict[str, Any]]:
     metric, sign = study["metric"], 1 if study["mode"] == "min" else -1
     trials = [t for t in record.trials if t["study"] == study["name"]]
@@ -38,7 +47,7 @@ def leaderboard(record: SweepRecord, study: dict[str, Any]) -> list[dict[str, An
     for value in dict.fromkeys(t["value"] for t in trials):
         mine = [t for t in trials if t["value"] == value]
         finals = [m for t in mine if t["stage"] == "final" and (m := trial_metric(t, metric)) is not None]
-        search = [m for t in mine if t["stage"] == "search" and (m := trial_metric(t, metric)) is not None]
+        search = [m for t in mine if t["stage"] == "search" and (m := search_metric(t, study)) is not None]
         counts = {kind: sum(t["outcome"] == kind for t in mine) for kind in COUNTED}
         rows.append({
             "value": value, "finals": finals, "n": len(finals),
@@ -183,9 +192,10 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
 def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures: list[Path]) -> list[str]:
     rows = leaderboard(record, study)
     metric = study["metric"]
+    judged = "best checkpoint" if study.get("rank_on") == "best" else "last evaluation"
     lines = [f"## Study `{study['name']}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
              f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
-             "| rank | value | mean ± std | 95% bootstrap CI | seeds | best single search trial (optimistic) | "
+             f"| rank | value | mean ± std | 95% bootstrap CI | seeds | best search trial ({judged}, optimistic) | "
              "completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
     for rank, r in enumerate(rows, start=1):
         lines.append(f"| {rank} | `{r['value']}` | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "

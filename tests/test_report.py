@@ -48,6 +48,18 @@ def test_leaderboard_ranks_as_the_stored_metrics_dictate(ci_sweep, ci_report):
     assert shown_means == sorted(shown_means)  # ... and rows rank by it (reverse_kl: lower is better)
 
 
+def test_search_column_shows_what_the_search_judged_trials_on(ci_sweep):
+    record = load_sweep_record(ci_sweep, default_tracking_uri())
+    study = record.studies[0]
+    assert study["rank_on"] == "best"
+    for row in leaderboard(record, study):
+        judged = [t["metrics"]["best_reverse_kl"] for t in record.trials if t["value"] == row["value"]
+                  and t["stage"] == "search" and t["outcome"] in ("completed", "stopped_early")]
+        assert row["best_single"] == pytest.approx(min(judged))
+    lasts = {t["metrics"]["final_reverse_kl"] for t in record.trials if t["stage"] == "search"}
+    assert {row["best_single"] for row in leaderboard(record, {**study, "rank_on": "last"})} <= lasts
+
+
 def test_protocol_header_holds_the_real_values(ci_report):
     text = (ci_report / "README.md").read_text()
     assert "**Data**: `ring8`" in text and "with 500 generated samples" in text and "on `test`" in text
