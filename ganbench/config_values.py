@@ -67,3 +67,36 @@ def check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
         raise ConfigError(key, f"must be > {meta['above']}, got {value!r}")
     if "below" in meta and value >= meta["below"]:
         raise ConfigError(key, f"must be < {meta['below']}, got {value!r}")
+
+
+# Checks for keys outside the config dataclasses (sweep and benchmark files), with the same messages.
+
+def required(tree: dict[str, Any], key: str, where: str) -> Any:
+    """``tree[key]``, or an error naming ``where + key`` as missing."""
+    if key not in tree:
+        raise ConfigError(f"{where}{key}", "missing")
+    return tree[key]
+
+
+def number(value: Any, key: str) -> float:
+    """Any YAML spelling of a number (PyYAML reads "1e-4" as a string) as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(key, f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(key, f"expected a number, got {value!r}") from None
+
+
+def positive_int(value: Any, key: str, minimum: int = 1) -> int:
+    """An integer (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(key, f"expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def one_of(value: Any, choices: tuple[str, ...], key: str) -> str:
+    """``value`` if it is one of ``choices``; else an error listing them, closest first."""
+    if value not in choices:
+        raise ConfigError(key, f"invalid value {value!r}; {choices_hint(str(value), choices)}")
+    return value

@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.config import FIELDS, flatten, read_yaml, resolve
+from ganbench.config_values import number, one_of, positive_int, required
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.sweep_references import check_references
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SAMPLERS = ("tpe", "qmc", "random")
@@ -131,21 +133,6 @@ class SweepFile:
         return hashlib.sha256((self.text + "\n" + budget + __version__).encode()).hexdigest()
 
 
-def _require(tree: dict[str, Any], key: str, where: str) -> Any:
-    if key not in tree:
-        raise ConfigError(f"{where}{key}", "missing")
-    return tree[key]
-
-
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(key, f"expected a number, got {value!r}")
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(key, f"expected a number, got {value!r}") from None
-
-
 def parse_distribution(raw: Any, key: str) -> Distribution:
     if not isinstance(raw, dict) or len(raw) != 1:
         raise ConfigError(key, f"expected one of {{{', '.join(DISTRIBUTIONS)}: [...]}}, got {raw!r}")
@@ -158,7 +145,7 @@ def parse_distribution(raw: Any, key: str) -> Distribution:
         return Distribution(kind, tuple(args))
     if len(args) != 2:
         raise ConfigError(key, f"{kind} needs [low, high], got {args!r}")
-    low, high = (_number(a, key) for a in args)
+    low, high = (number(a, key) for a in args)
     if kind == "int":
         if not (low.is_integer() and high.is_integer()):
             raise ConfigError(key, f"int needs integer bounds, got {args!r}")
@@ -184,12 +171,12 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
     for key in tree:
         if key not in STUDY_KEYS:
             raise ConfigError(f"{where}{key}", f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
-    name = _require(tree, "study", where)
-    mode = _require(tree, "mode", where)
+    name = required(tree, "study", where)
+    mode = required(tree, "mode", where)
     if mode not in ("min", "max"):
         raise ConfigError(f"{where}mode", f"invalid value {mode!r}; available: max, min")
     fixed = _config_keys(tree.get("fixed", {}), f"{where}fixed")
-    raw_scientific = _require(tree, "scientific", where)
+    raw_scientific = required(tree, "scientific", where)
     variants: list[dict[str, Any]] = []
     if isinstance(raw_scientific, list):
         if not raw_scientific:
@@ -220,23 +207,23 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
             if key not in allowed:
                 raise ConfigError(f"{where}{block}.{key}", f"unknown key; {choices_hint(str(key), allowed)}")
     study = Study(
-        name=str(name), metric=str(_require(tree, "metric", where)), mode=mode, fixed=fixed, scientific=scientific,
-        nuisance=nuisance, per_value={}, num_samples=_positive_int(_require(tree, "num_samples", where),
+        name=str(name), metric=str(required(tree, "metric", where)), mode=mode, fixed=fixed, scientific=scientific,
+        nuisance=nuisance, per_value={}, num_samples=positive_int(required(tree, "num_samples", where),
                                                                    f"{where}num_samples"),
-        seeds=_positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),
-        sampler=_choice(searcher.get("sampler", "tpe"), SAMPLERS, f"{where}searcher.sampler"),
-        searcher_seed=_positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
-        n_startup_trials=_positive_int(searcher.get("n_startup_trials", 0), f"{where}searcher.n_startup_trials",
+        seeds=positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),
+        sampler=one_of(searcher.get("sampler", "tpe"), SAMPLERS, f"{where}searcher.sampler"),
+        searcher_seed=positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
+        n_startup_trials=positive_int(searcher.get("n_startup_trials", 0), f"{where}searcher.n_startup_trials",
                                        minimum=0),
-        scheduler=_choice(scheduler.get("name", "asha"), SCHEDULERS, f"{where}scheduler.name"),
-        grace_period=_positive_int(scheduler.get("grace_period", 0), f"{where}scheduler.grace_period", minimum=0),
-        reduction_factor=_positive_int(scheduler.get("reduction_factor", 3), f"{where}scheduler.reduction_factor",
+        scheduler=one_of(scheduler.get("name", "asha"), SCHEDULERS, f"{where}scheduler.name"),
+        grace_period=positive_int(scheduler.get("grace_period", 0), f"{where}scheduler.grace_period", minimum=0),
+        reduction_factor=positive_int(scheduler.get("reduction_factor", 3), f"{where}scheduler.reduction_factor",
                                        minimum=2),
-        cpu=_number(resources.get("cpu", 1), f"{where}resources.cpu"),
-        gpu=_number(resources.get("gpu", 0), f"{where}resources.gpu"),
-        max_concurrent=_positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
+        cpu=number(resources.get("cpu", 1), f"{where}resources.cpu"),
+        gpu=number(resources.get("gpu", 0), f"{where}resources.gpu"),
+        max_concurrent=positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
         reference=list(tree.get("reference") or []), variants=variants, baseline=str(tree.get("baseline") or ""),
-        rank_on=_choice(tree.get("rank_on", "best"), RANK_ON, f"{where}rank_on"),
+        rank_on=one_of(tree.get("rank_on", "best"), RANK_ON, f"{where}rank_on"),
     )
     if searcher.get("name", "optuna") != "optuna":
         raise ConfigError(f"{where}searcher.name", f"invalid value {searcher.get('name')!r}; available: optuna")
@@ -260,58 +247,8 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
             per_value[str(label)][key] = parse_distribution(raw, f"{where}nuisance.per_value.{label}.{key}")
     study = Study(**{**study.__dict__, "per_value": per_value})
     _check_configs(study, where)
-    _check_references(study, labels, where)
+    check_references(study, labels, where)
     return study
-
-
-REFERENCE_KEYS = ("source", "row", "value", "metric", "mean", "err", "tolerance", "protocol", "note")
-# What a published number's protocol may state; the report flags each one that differs from ours.
-REFERENCE_PROTOCOL_KEYS = ("data", "model", "steps", "n_samples", "batch_size", "configs", "seeds")
-
-
-def _check_references(study: Study, labels: dict[str, Any], where: str) -> None:
-    """Published numbers: each names its source, our compared value, the metric, its mean and tolerance."""
-    for i, ref in enumerate(study.reference):
-        key = f"{where}reference[{i}]"
-        if not isinstance(ref, dict):
-            raise ConfigError(key, "expected a mapping with source, row, value, metric, mean, tolerance, protocol")
-        for name in ref:
-            if name not in REFERENCE_KEYS:
-                raise ConfigError(f"{key}.{name}", f"unknown reference key; {choices_hint(name, REFERENCE_KEYS)}")
-        for name in ("source", "row", "metric", "mean", "tolerance"):
-            _require(ref, name, f"{key}.")
-        # A row with no counterpart here (VEEGAN, Unrolled GAN) is context: shown, never given a verdict.
-        if ref.get("value") is not None and str(ref["value"]) not in labels:
-            raise ConfigError(f"{key}.value", f"not a compared value; {choices_hint(str(ref['value']), labels)}")
-        _number(ref["mean"], f"{key}.mean")
-        _number(ref["tolerance"], f"{key}.tolerance")
-        protocol = ref.get("protocol") or {}
-        if not isinstance(protocol, dict):
-            raise ConfigError(f"{key}.protocol", f"expected a mapping with {', '.join(REFERENCE_PROTOCOL_KEYS)}")
-        for name in protocol:
-            if name not in REFERENCE_PROTOCOL_KEYS:
-                raise ConfigError(f"{key}.protocol.{name}",
-                                  f"unknown protocol key; {choices_hint(str(name), REFERENCE_PROTOCOL_KEYS)}")
-        if ref.get("value") is not None:  # a verdict needs our number: the metric must be one we report
-            from ganbench.train import metric_keys
-
-            value = labels[str(ref["value"])]
-            keys = metric_keys(resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()})))
-            if ref["metric"] not in keys:
-                raise ConfigError(f"{key}.metric", f"{ref['metric']!r} is not reported for {ref['value']}; "
-                                                   f"{choices_hint(str(ref['metric']), keys)}")
-
-
-def _positive_int(value: Any, key: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(key, f"expected an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _choice(value: Any, choices: tuple[str, ...], key: str) -> str:
-    if value not in choices:
-        raise ConfigError(key, f"invalid value {value!r}; {choices_hint(str(value), choices)}")
-    return value
 
 
 def _check_configs(study: Study, where: str) -> None:
