@@ -184,7 +184,7 @@ def quantile(values: list[float], q: float) -> float:
 
 
 def part_d(repeats: int, trials: int, steps: int, random_from: Path | None = None,
-           startup: int = 0, width: int = 0) -> dict[str, Any]:
+           startup: int = 0, width: int = 0, reduction: int = 3) -> dict[str, Any]:
     """Steps TPE+ASHA needs to reach the full-budget random search's final reverse KL.
 
     Random search runs ``trials`` full-length trials. TPE+ASHA gets 3x the trials, since ASHA stops most
@@ -194,7 +194,8 @@ def part_d(repeats: int, trials: int, steps: int, random_from: Path | None = Non
     sweep's objective (each trial's best checkpoint so far, ganbench's default ``rank_on: best``).
     ``random_from`` reuses the random arm of an earlier run's json (its curves) and runs only TPE+ASHA;
     ``startup`` sets TPE's random start-up trials (0: ganbench's default, a third of the trials up to 10);
-    ``width`` sets both networks' hidden units (0: ring8's 400/200), which makes long trials affordable here.
+    ``width`` sets both networks' hidden units (0: ring8's 400/200), which makes long trials affordable here;
+    ``reduction`` is ASHA's reduction factor (3: rungs at a quarter and three quarters of the steps; 4: one rung).
     """
     nuisance = {"optim.lr_g": {"loguniform": [1e-4, 1e-2]}, "optim.lr_d": {"loguniform": [1e-4, 1e-2]},
                 "optim.beta1": {"uniform": [0.0, 0.9]}}
@@ -202,7 +203,7 @@ def part_d(repeats: int, trials: int, steps: int, random_from: Path | None = Non
     if width:
         fixed.update({"model.g_width": width, "model.d_width": width})
     tpe = {"name": "optuna", "sampler": "tpe", "n_startup_trials": startup}
-    asha = {"name": "asha", "grace_period": steps // 4, "reduction_factor": 3}
+    asha = {"name": "asha", "grace_period": steps // 4, "reduction_factor": reduction}
     methods = {"random": ({"name": "optuna", "sampler": "random"}, {"name": "none"}, trials),
                "tpe_asha": (tpe, asha, 3 * trials)}
     curves: dict[str, list[list[tuple[float, ...]]]] = {m: [] for m in methods}
@@ -226,7 +227,7 @@ def part_d(repeats: int, trials: int, steps: int, random_from: Path | None = Non
             print(f"(d) rep {rep} {method}: {len(runs)} trials, {sum(t[0] for t in curves[method][-1]):.0f} steps, "
                   f"best checkpoint {min(t[2] for t in curves[method][-1]):.3f}", flush=True)
     with_best = all(len(t) > 2 for c in curves["random"] for t in c)  # older json held last evaluations only
-    return {"startup_trials": startup, "steps": steps, "width": width or "400/200",
+    return {"startup_trials": startup, "reduction_factor": reduction, "steps": steps, "width": width or "400/200",
             "best_checkpoint": summarise_d(curves, 2) if with_best else None,
             "last_evaluation": summarise_d(curves, 1), "curves": curves}
 
@@ -261,6 +262,7 @@ def main() -> None:
     parser.add_argument("--d-random-from", type=Path, help="(d): reuse this json's random-search arm, run TPE+ASHA only")
     parser.add_argument("--d-startup", type=int, default=0, help="(d): TPE's random start-up trials (0: default)")
     parser.add_argument("--d-width", type=int, default=0, help="(d): hidden units of G and D (0: ring8's 400/200)")
+    parser.add_argument("--d-reduction", type=int, default=3, help="(d): ASHA's reduction factor")
     parser.add_argument("--c-steps", type=int, default=5000, help="steps per trial in (c): ring8's default length")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -280,7 +282,7 @@ def main() -> None:
         print(f"(c) median MLflow share {result['median_mlflow_share']:.2%} (goal <= 2%)")
     if "d" in args.part:
         result = part_d(args.repeats, args.trials * 2, args.steps, args.d_random_from, args.d_startup,
-                        args.d_width)
+                        args.d_width, args.d_reduction)
         (OUT / "sweep_d.json").write_text(json.dumps(result, indent=2))
         for judged in ("best_checkpoint", "last_evaluation"):
             if result[judged] is not None:
