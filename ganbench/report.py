@@ -200,7 +200,8 @@ def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures
         lines.append(f"| {rank} | `{r['value']}` | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
                      f"[{fmt(r['ci'][0])}, {fmt(r['ci'][1])}] | {r['n']} | {fmt(r['best_single'])} | "
                      f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
-    lines += ["", "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
+    lines += ["", "Trial counts cover both stages: the search trials and the final-stage reruns.", "",
+              "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
     if study.get("baseline"):
         lines += [f"### Does any value beat `{study['baseline']}`?", "", *baseline_lines(rows, study), ""]
     if study.get("reference"):

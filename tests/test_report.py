@@ -67,6 +67,7 @@ def test_protocol_header_holds_the_real_values(ci_report):
     assert "2 search trials × 30 steps (tpe sampler, scheduler asha), then 1 final seeds" in text
     assert "**Reproduce**: `ganbench sweep" in text and "torch 2." in text
     assert "Too few seeds to rank" in text  # one seed per value cannot separate rows
+    assert "Trial counts cover both stages" in text
 
 
 def test_html_parses_and_references_only_existing_files(ci_report):
