@@ -57,8 +57,8 @@ def coerce(key: str, value: Any, typ: Any) -> Any:
 
 
 def check_range(key: str, value: Any, meta: dict[str, Any]) -> None:
-    if "choices" in meta and value not in meta["choices"]:
-        raise ConfigError(key, f"invalid value {value!r}; {choices_hint(str(value), meta['choices'])}")
+    if "choices" in meta:
+        one_of(value, meta["choices"], key)
     if "min" in meta and value < meta["min"]:
         raise ConfigError(key, f"must be >= {meta['min']}, got {value!r}")
     if "max" in meta and value > meta["max"]:
@@ -95,7 +95,7 @@ def positive_int(value: Any, key: str, minimum: int = 1) -> int:
     return value
 
 
-def one_of(value: Any, choices: tuple[str, ...], key: str) -> str:
+def one_of(value: Any, choices: tuple[Any, ...], key: str) -> Any:
     """``value`` if it is one of ``choices``; else an error listing them, closest first."""
     if value not in choices:
         raise ConfigError(key, f"invalid value {value!r}; {choices_hint(str(value), choices)}")
