@@ -17,6 +17,7 @@ from typing import Any
 from ganbench import report_plots, report_stats
 from ganbench.report_data import SweepRecord, best_sample_image, curve, load_sweep_record
 from ganbench.report_html import to_html
+from ganbench.sweep_spec import objective_key
 
 COUNTED = ("completed", "stopped_early", "diverged", "failed")
 
@@ -33,8 +34,8 @@ def trial_metric(trial: dict[str, Any], metric: str) -> float | None:
 def search_metric(trial: dict[str, Any], study: dict[str, Any]) -> float | None:
     """A search trial's number as the sweep judged it: its best checkpoint's evaluation (``rank_on: best``)
     or its last one. Stores written before ``rank_on`` existed judged the last evaluation."""
-    key = f"best_{study['metric']}"
-    if study.get("rank_on") == "best" and key in trial["metrics"] and trial["outcome"] in ("completed", "stopped_early"):
+    key = objective_key(study["metric"], study.get("rank_on", "last"))
+    if key in trial["metrics"] and trial["outcome"] in ("completed", "stopped_early"):
         return float(trial["metrics"][key])
     return trial_metric(trial, study["metric"])
 

@@ -100,7 +100,7 @@ class Study:
         its artifacts hold and the final stage reruns. A GAN's last evaluation is mostly noise (ring8's reverse
         KL swings between ~0.4 and ln 8 from one evaluation to the next), while its best checkpoint is
         predictable early, so it is what early stopping should compare."""
-        return f"best_{self.metric}" if self.rank_on == "best" else self.metric
+        return objective_key(self.metric, self.rank_on)
 
     def startup_trials(self) -> int:
         """TPE samples at random before it models anything. Optuna's default (10) would leave a small budget
@@ -131,6 +131,11 @@ class SweepFile:
         # A plain sweep file hashes as it always did, so sweeps started before budgets existed still resume.
         budget = f"{self.budget}\n" if self.budget else ""
         return hashlib.sha256((self.text + "\n" + budget + __version__).encode()).hexdigest()
+
+
+def objective_key(metric: str, rank_on: str) -> str:
+    """The result key search trials are judged on under ``rank_on`` (see ``Study.objective``)."""
+    return f"best_{metric}" if rank_on == "best" else metric
 
 
 def parse_distribution(raw: Any, key: str) -> Distribution:
