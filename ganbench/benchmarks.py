@@ -17,14 +17,10 @@ from pathlib import Path
 
 from ganbench.config import resolve, to_flat
 from ganbench.errors import DataError, GanbenchError, choices_hint
+from ganbench.resources import benchmarks_folder
 from ganbench.sweep_spec import Study, SweepFile, load_sweep
 
 DRY_RUN_STEPS = 3
-
-
-def benchmarks_folder() -> Path:
-    """``search_spaces/benchmarks`` of the checkout ganbench runs from (installed editable, as README says)."""
-    return Path(__file__).resolve().parents[1] / "search_spaces" / "benchmarks"
 
 
 def available() -> dict[str, Path]:

@@ -18,6 +18,7 @@ import yaml
 from ganbench.config_values import check_range as _check_range
 from ganbench.config_values import coerce as _coerce
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.resources import shipped_file
 
 
 def _opt(default: Any, help: str, **checks: Any) -> Any:
@@ -243,7 +244,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tu
     """Load a YAML file (nested or dotted keys), then apply ``key=value`` overrides."""
     user: dict[str, Any] = flatten(base or {})
     if path is not None:
-        user.update(flatten(read_yaml(path)))
+        user.update(flatten(read_yaml(shipped_file(path))))
     for text in overrides:
         key, value = parse_override(text)
         user[key] = value

@@ -24,6 +24,7 @@ from typing import Any
 from ganbench.config import FIELDS, flatten, read_yaml, resolve
 from ganbench.config_values import number, one_of, positive_int, required
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.resources import shipped_file
 from ganbench.sweep_references import check_references
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -275,7 +276,7 @@ def _check_configs(study: Study, where: str) -> None:
 
 def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:
     """A sweep file, or a benchmark file at ``budget`` (default: its ``default_budget``, else small)."""
-    path = Path(path)
+    path = shipped_file(path)
     tree = read_yaml(path)
     benchmark = tree.pop("benchmark", None)
     if benchmark is not None:

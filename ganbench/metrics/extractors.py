@@ -18,10 +18,10 @@ from pathlib import Path
 import torch
 
 from ganbench.errors import GanbenchError
+from ganbench.resources import extractor_weights
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
-PACKAGE_WEIGHTS = Path(__file__).resolve().parent / "weights"
 CONNECT_TIMEOUT_S = 3.0
 
 
@@ -51,7 +51,7 @@ class ExtractorSpec:
             configured = os.environ.get("GANBENCH_INCEPTION_WEIGHTS")
             return Path(configured).expanduser() if configured else torch_hub_checkpoints() / INCEPTION_FILE
         if self.name == "lenet_digits":
-            return PACKAGE_WEIGHTS / "lenet_digits.pt"
+            return extractor_weights(self.name)
         return cache_dir() / "extractors" / f"{self.name}.pt"
 
     def unavailable_reason(self) -> str | None:
