@@ -1,5 +1,5 @@
 import sys
 
-from ganbench.cli import main
+from ganbench.cli.main import main
 
 sys.exit(main())

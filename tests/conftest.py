@@ -54,13 +54,13 @@ def ray_local(ganbench_home):
     ray.shutdown()
 
 
-SWEEPS = __import__("pathlib").Path(__file__).resolve().parent / "sweeps"
+SWEEPS = __import__("pathlib").Path(__file__).resolve().parent / "sweep" / "files"
 
 
 @pytest.fixture(scope="session")
 def ci_sweep(ray_local, ganbench_home):
     """The CI-sized sweep, run once; its MLflow store is reused by the sweep and report tests."""
-    from ganbench.cli import main
+    from ganbench.cli.main import main
 
     assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", "ci"]) == 0
     return "ci"
@@ -69,7 +69,7 @@ def ci_sweep(ray_local, ganbench_home):
 @pytest.fixture(scope="session")
 def faults_sweep(ray_local, ganbench_home):
     """A sweep whose trials fail (batch larger than the data) and diverge (absurd penalty weight)."""
-    from ganbench.cli import main
+    from ganbench.cli.main import main
 
     assert main(["sweep", str(SWEEPS / "faults.yaml"), "--name", "faults"]) == 0
     return "faults"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,6 +15,14 @@ def test_ci_runs_readme_test_command():
     assert test_command in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
-def test_top_level_layout():
-    for name in ("ganbench", "search_spaces", "tests", "reports", "pyproject.toml", "README.md", ".ci/run"):
-        assert (ROOT / name).exists(), name
+def test_top_level_holds_what_the_brief_promises_and_nothing_else():
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    top = {line.split("/")[0] for line in tracked.splitlines()}
+    assert top == {".ci", ".gitignore", "README.md", "ganbench", "pyproject.toml", "reports", "search_spaces",
+                   "setup.py", "tests"}
+
+
+def test_tests_mirror_the_package():
+    subpackages = {p.parent.name for p in (ROOT / "ganbench").glob("*/__init__.py")}
+    mirrored = {p.parent.name for p in (ROOT / "tests").glob("*/__init__.py")}
+    assert subpackages - mirrored == set()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.spec import DataSpec
 from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 
 class Dataset:
@@ -72,3 +76,9 @@ class ShuffledBatches:
         self.generator.set_state(state["generator"])
         self.order = state["order"].clone()
         self.position = int(state["position"])
+
+
+def data_root(config: Config) -> Path:
+    """``data.root`` as an absolute path (Ray trials run in their own working directories)."""
+    root = config.data.root or os.environ.get("GANBENCH_DATA") or "~/.cache/ganbench/data"
+    return Path(root).expanduser().resolve()

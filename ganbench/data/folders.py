@@ -8,16 +8,20 @@ Both decode every image of a split into memory as float32 once: 3 x 64 x 64 imag
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from filelock import FileLock
+from PIL import Image
 from torch import Tensor
 
-from ganbench.config import Config, data_root
-from ganbench.data.base import DATASETS, Dataset
+from ganbench.data.base import DATASETS, Dataset, data_root
 from ganbench.data.images import to_unit_range
 from ganbench.data.spec import DataSpec
 from ganbench.errors import DataError
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 TEST_EVERY = 10  # image_folder holds out every 10th image (in sorted order) as its test split
@@ -33,7 +37,7 @@ FACES_DEFAULTS: dict[str, Any] = {
 
 def transform(size: int) -> Any:
     """PIL image -> uint8 3 x size x size: resize the short side, then center-crop."""
-    from torchvision import transforms
+    from torchvision import transforms  # torchvision: only when images are read
 
     return transforms.Compose([transforms.Lambda(lambda image: image.convert("RGB")), transforms.Resize(size),
                                transforms.CenterCrop(size), transforms.PILToTensor()])
@@ -41,8 +45,6 @@ def transform(size: int) -> Any:
 
 def read_images(paths: list[Path], size: int) -> Tensor:
     """uint8 N x 3 x size x size from image files."""
-    from PIL import Image
-
     to_tensor = transform(size)
     images = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     for index, path in enumerate(paths):
@@ -85,8 +87,7 @@ class CelebA(Dataset):
                             "data.download=true")
 
     def load(self, split: str = "train") -> tuple[Tensor, Tensor | None]:
-        from filelock import FileLock
-        from torchvision.datasets import CelebA as TorchvisionCelebA
+        from torchvision.datasets import CelebA as TorchvisionCelebA  # only when CelebA is read
 
         self.check_available()
         root = data_root(self.config)

@@ -4,16 +4,19 @@ CIFAR-10 from ``data.root``, and ``fake`` noise images for smoke and dry runs.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torch import Tensor
 
-from ganbench.config import Config, data_root
-from ganbench.data.base import DATASETS, Dataset
+from ganbench.data.base import DATASETS, Dataset, data_root
 from ganbench.data.spec import DataSpec
 from ganbench.errors import DataError
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 # Lucic et al. 2018's setup for MNIST-like data: InfoGAN-style net, z 64-D U(-1, 1), batch 64.
 LUCIC_DEFAULTS: dict[str, Any] = {
@@ -47,8 +50,8 @@ class Digits(Dataset):
         return DataSpec(shape=(1, 8, 8), num_classes=10)
 
     def load(self, split: str = "train") -> tuple[Tensor, Tensor | None]:
-        from sklearn.datasets import load_digits
-        from sklearn.model_selection import train_test_split
+        from sklearn.datasets import load_digits  # scikit-learn (~0.5 s): only when digits are read
+        from sklearn.model_selection import train_test_split  # (as above)
 
         digits = load_digits()
         images = torch.from_numpy(digits.images.astype(np.float32)).unsqueeze(1)  # N x 1 x 8 x 8, 0..16
@@ -88,8 +91,6 @@ class TorchvisionDataset(Dataset):
         raise NotImplementedError
 
     def load(self, split: str = "train") -> tuple[Tensor, Tensor | None]:
-        from filelock import FileLock
-
         self.check_available()
         root = data_root(self.config)
         root.mkdir(parents=True, exist_ok=True)
@@ -125,7 +126,7 @@ class MNIST(TorchvisionDataset):
         return DataSpec(shape=(1, 28, 28), num_classes=10)
 
     def _open(self, split: str) -> Any:
-        from torchvision.datasets import MNIST as TorchvisionMNIST
+        from torchvision.datasets import MNIST as TorchvisionMNIST  # torchvision datasets: only when read
 
         return TorchvisionMNIST(str(data_root(self.config)), train=split == "train", download=self.config.data.download)
 
@@ -136,7 +137,7 @@ class FashionMNIST(MNIST):
     folder = "FashionMNIST/raw"
 
     def _open(self, split: str) -> Any:
-        from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+        from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST  # only when read
 
         return TorchvisionFashionMNIST(str(data_root(self.config)), train=split == "train",
                                        download=self.config.data.download)
@@ -160,7 +161,7 @@ class CIFAR10(TorchvisionDataset):
         return DataSpec(shape=(3, 32, 32), num_classes=10)
 
     def _open(self, split: str) -> Any:
-        from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10
+        from torchvision.datasets import CIFAR10 as TorchvisionCIFAR10  # only when read
 
         return TorchvisionCIFAR10(str(data_root(self.config)), train=split == "train", download=self.config.data.download)
 

@@ -6,14 +6,18 @@ data has 10^3 = 1000 modes (label triples), equally likely.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import DATASETS, Dataset
 from ganbench.data.images import Digits
 from ganbench.data.spec import DataSpec
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 DATA_SEED = {"train": 3, "test": 4}
 MODES = 1000

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import DATASETS, Dataset
 from ganbench.data.spec import DataSpec
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 # The training set is a fixed draw, like PacGAN's 100k points: it is data, not a seedable choice.
 DATA_SEED = {"train": 2017, "test": 2018}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import Dataset
 from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 
 class Metric:

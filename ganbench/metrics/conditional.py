@@ -7,16 +7,18 @@ C-1, 0, ...); the metric scores them against those same labels.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import METRICS, Metric
-from ganbench.metrics.extractors import EXTRACTORS
+from ganbench.metrics.extractors import EXTRACTORS, load_lenet
 from ganbench.models.conditioning import balanced_labels
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 EXTRACTOR = "lenet_digits"
 KEY = f"class_accuracy_{EXTRACTOR}"
@@ -34,8 +36,6 @@ def class_accuracy(classifier: Classifier, samples: Tensor, labels: Tensor) -> t
 
 
 def lenet_classifier() -> Classifier:
-    from ganbench.metrics.extractors import load_lenet
-
     model, _ = load_lenet(EXTRACTORS[EXTRACTOR])
     return lambda samples: model(samples.float())[1]
 
@@ -69,7 +69,7 @@ class ClassAccuracy(Metric):
         return {KEY: 0.0}
 
     def protocol(self, n_fake: int) -> dict[str, Any]:
-        from ganbench.metrics import fidelity
+        from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring
 
         return {"n_fake": n_fake, "labels": "balanced", "extractor": EXTRACTOR,
                 "weights_sha256": fidelity.weights_sha256(EXTRACTOR)}

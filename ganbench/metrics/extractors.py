@@ -12,12 +12,14 @@
 from __future__ import annotations
 
 import os
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ganbench.errors import GanbenchError
+from ganbench.metrics.lenet import LeNet, weights_hash
 from ganbench.resources import extractor_weights
 
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -71,7 +73,6 @@ def _try_download(path: Path) -> bool:
     """Download the Inception weights only when allowed, failing fast when offline."""
     if os.environ.get("GANBENCH_ALLOW_DOWNLOAD") != "1":
         return False
-    import urllib.request
 
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -98,7 +99,6 @@ EXTRACTORS: dict[str, ExtractorSpec] = {
 
 def load_lenet(spec: ExtractorSpec) -> tuple[torch.nn.Module, dict]:
     """The trained LeNet and its training record (accuracy, hash); raises if unavailable."""
-    from ganbench.metrics.lenet import LeNet, weights_hash
 
     reason = spec.unavailable_reason()
     if reason:

@@ -24,7 +24,6 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 
 from ganbench.metrics.extractors import EXTRACTORS, ExtractorSpec, ExtractorUnavailable, load_lenet
-from ganbench.metrics.image import FIDELITY
 
 BATCH = 500
 KID_SUBSETS = 100
@@ -88,7 +87,7 @@ def load_extractor(name: str) -> tuple[FeatureExtractorBase, str, dict[str, Any]
     reason = spec.unavailable_reason()
     if reason:
         raise ExtractorUnavailable(reason)
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3  # noqa: E501 - only with its weights
 
     path = spec.weights_path()
     sha = _file_sha256(path)
@@ -161,8 +160,8 @@ def precision_recall(fake_features: Tensor, real_features: Tensor) -> tuple[floa
     return out["precision"], out["recall"]
 
 
-def scores(fake: dict[str, Tensor], real: dict[str, Any], suffix: str, seed: int = 0,
-           which: tuple[str, ...] = FIDELITY) -> dict[str, float]:
+def scores(fake: dict[str, Tensor], real: dict[str, Any], suffix: str, which: tuple[str, ...],
+           seed: int = 0) -> dict[str, float]:
     """The requested metrics of one extractor; keys end in the feature space, e.g. ``fid_lenet_digits``."""
     fake_features, real_features = fake["features"], real["features"]
     values: dict[str, float] = {}

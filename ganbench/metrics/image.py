@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import METRICS, Metric
 from ganbench.metrics.extractors import EXTRACTORS
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 FIDELITY = ("fid", "kid", "is", "precision", "recall", "density", "coverage")  # what eval.fidelity may name
 # torch-fidelity (and torchvision) load only when a metric is built, so `ganbench list` stays fast.
@@ -44,13 +46,13 @@ class FidelityMetric(Metric):
                 if key in DIRECTIONS}
 
     def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None) -> None:
-        from ganbench.metrics.real import real_side
+        from ganbench.metrics.real import real_side  # torch-fidelity loads only when a metric is built
 
         super().__init__(dataset, config)
         self.real = real if real is not None else real_side(dataset, config.eval.split, self.extractor)
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
-        from ganbench.metrics import fidelity
+        from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring
 
         fake = fidelity.extract(self.extractor, samples)
         return fidelity.scores(fake, self.real, self.extractor, seed=self.config.seed, which=self.config.eval.fidelity)

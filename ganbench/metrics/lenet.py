@@ -14,6 +14,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from tqdm import tqdm
 
 FEATURE_DIM = 128
 TRAIN_EPOCHS = 40
@@ -58,7 +59,6 @@ def accuracy(model: LeNet, images: Tensor, labels: Tensor) -> float:
 def train_lenet(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], epochs: int = TRAIN_EPOCHS,
                 progress: bool = True) -> tuple[LeNet, dict[str, Any]]:
     """Deterministic training (fixed seed, one thread); returns the model and its record."""
-    from tqdm import tqdm
 
     started = time.perf_counter()
     threads = torch.get_num_threads()

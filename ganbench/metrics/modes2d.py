@@ -8,15 +8,18 @@ histogram of high-quality samples over modes with the uniform distribution.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import Dataset
 from ganbench.data.toy2d import Mixture2D
 from ganbench.metrics.base import METRICS, Metric
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 HIGH_QUALITY_STDS = 3.0
 

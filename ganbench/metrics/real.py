@@ -7,12 +7,12 @@ driver, ``ganbench evaluate``) write.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ganbench import checkpoint
 from ganbench.data import Dataset
 from ganbench.metrics import fidelity
 from ganbench.metrics.extractors import cache_dir
@@ -40,5 +40,9 @@ def real_side(dataset: Dataset, split: str, extractor: str, n: int | None = None
         return torch.load(path, map_location="cpu", weights_only=True)
     side = compute(dataset, split, extractor, n)
     if write:
-        checkpoint.save(side, path)
+        # Written atomically: trials on other workers may read the cache while a driver fills it.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(path.name + ".partial")
+        torch.save(side, partial)
+        os.replace(partial, path)
     return side

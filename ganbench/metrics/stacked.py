@@ -4,15 +4,17 @@ KL divergence of the label-triple histogram from uniform, on 26,000 samples (Pac
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor
 
-from ganbench.config import Config
 from ganbench.data.base import Dataset
 from ganbench.metrics.base import METRICS, Metric
 from ganbench.metrics.extractors import EXTRACTORS
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 EXTRACTOR = "lenet_digits"
 MODES = 1000
@@ -41,7 +43,7 @@ class StackedModes(Metric):
         return EXTRACTORS[EXTRACTOR].unavailable_reason()
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
-        from ganbench.metrics import fidelity
+        from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring
 
         channels = samples.reshape(-1, 1, *samples.shape[2:])  # (3N) x 1 x H x W, one digit each
         labels = fidelity.extract(EXTRACTOR, channels)["logits"].argmax(1).reshape(-1, 3).numpy()
@@ -51,6 +53,6 @@ class StackedModes(Metric):
         return {f"modes_stacked_{EXTRACTOR}": 0.0, f"kl_stacked_{EXTRACTOR}": math.log(MODES)}
 
     def protocol(self, n_fake: int) -> dict[str, Any]:
-        from ganbench.metrics import fidelity
+        from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring
 
         return {"n_fake": n_fake, "extractor": EXTRACTOR, "weights_sha256": fidelity.weights_sha256(EXTRACTOR)}

@@ -4,14 +4,16 @@ model registry."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-from ganbench.config import ModelConfig
 from ganbench.data.spec import DataSpec
 from ganbench.registry import Registry
+
+if TYPE_CHECKING:
+    from ganbench.config import ModelConfig
 
 MAX_LABEL_DIM = 64  # G's label embedding: one dimension per class, up to this many
 

@@ -9,10 +9,10 @@ error (higher = more real), so penalties and logs work as for any D.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
-from ganbench.config import ModelConfig
 from ganbench.data.spec import DataSpec
 from ganbench.models.base import (
     MODELS,
@@ -25,6 +25,9 @@ from ganbench.models.base import (
 )
 from ganbench.models.dcgan import DCGAN, DCGANGenerator, dcgan_encoder
 from ganbench.models.mlp import DISCRIMINATOR_LAYERS, Maxout, MLPGenerator
+
+if TYPE_CHECKING:
+    from ganbench.config import ModelConfig
 
 
 class AutoencodingDiscriminator(Discriminator):

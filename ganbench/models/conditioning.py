@@ -7,12 +7,16 @@ runs are bitwise what they were before conditioning existed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
-from ganbench.config import Config
 from ganbench.data.spec import DataSpec
 from ganbench.models.base import MODELS
+
+if TYPE_CHECKING:
+    from ganbench.config import Config
 
 
 def conditioning_classes(config: Config, spec: DataSpec) -> int:

@@ -6,11 +6,15 @@ The generator projects z to ``s0 x s0`` and doubles the resolution ``n`` times, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
-from ganbench.config import ModelConfig
 from ganbench.data.spec import DataSpec
 from ganbench.models.base import MODELS, Discriminator, GANModel, Generator, finish_discriminator, norm_layer
+
+if TYPE_CHECKING:
+    from ganbench.config import ModelConfig
 
 SUPPORTED_SIZES = (8, 28, 32, 64)
 

@@ -8,11 +8,15 @@ in [-1, 1]. Widths scale with ``g_width`` / ``d_width`` (64 gives the paper's 64
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import nn
 
-from ganbench.config import ModelConfig
 from ganbench.data.spec import DataSpec
 from ganbench.models.base import MODELS, Discriminator, GANModel, Generator, finish_discriminator, norm_layer
+
+if TYPE_CHECKING:
+    from ganbench.config import ModelConfig
 
 
 class InfoGANGenerator(Generator):

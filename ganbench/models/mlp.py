@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 
-from ganbench.config import ModelConfig
 from ganbench.data.spec import DataSpec
 from ganbench.models.base import MODELS, Discriminator, GANModel, Generator, finish_discriminator, norm_layer
+
+if TYPE_CHECKING:
+    from ganbench.config import ModelConfig
 
 GENERATOR_LAYERS = 4
 DISCRIMINATOR_LAYERS = 3

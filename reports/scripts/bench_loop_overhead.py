@@ -16,9 +16,9 @@ import torch
 
 from ganbench.config import load_config
 from ganbench.data import ShuffledBatches
+from ganbench.gan.penalties import NoPenalty
 from ganbench.models.base import sample_latent
-from ganbench.penalties import NoPenalty
-from ganbench.train import LossWindow, build, grad_norm
+from ganbench.training.loop import LossWindow, build, grad_norm
 
 LOG_EVERY = 50
 

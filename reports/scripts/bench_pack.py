@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ganbench.config import load_config
-from ganbench.train import train
+from ganbench.training.loop import train
 
 OUT = Path(__file__).resolve().parents[1] / "perf" / "pack_ring8.json"
 

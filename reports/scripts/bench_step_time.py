@@ -35,7 +35,7 @@ from torch import Tensor
 from ganbench.config import Config, load_config
 from ganbench.data import DATASETS
 from ganbench.models import MODELS
-from ganbench.train import train
+from ganbench.training.loop import train
 
 BLOCK = 50  # ganbench's default train.log_every: steps per timed block of each loop
 TARGET = 1.03

@@ -73,7 +73,7 @@ def part_a(repeats: int, trials: int, steps: int) -> dict[str, Any]:
             "scheduler": {"name": "none"}, "resources": {"cpu": 1}}
 
     def loop(seeds: range, threads: int) -> list[str]:
-        code = ("from ganbench.config import load_config\nfrom ganbench.train import train\n"
+        code = ("from ganbench.config import load_config\nfrom ganbench.training.loop import train\n"
                 f"for seed in {list(seeds)!r}:\n"
                 f"    train(load_config(overrides=[*{[f'{k}={v}' for k, v in fixed.items()]!r}, f'seed={{seed}}', "
                 f"'train.threads={threads}']))\n")
@@ -131,11 +131,11 @@ def part_b(repeats: int) -> dict[str, Any]:
             first = min(m.timestamp for r in runs for m in client.get_metric_history(r.info.run_id, "reverse_kl"))
             rows.append({"first_result_s": (first - started_ms) / 1000, "total_s": total})
             print(f"(b) rep {rep}: first result {rows[-1]['first_result_s']:.1f}s", flush=True)
-        imports = _time("import ganbench.sweep, ganbench.sweep_driver, ganbench.train")
+        imports = _time("import ganbench.sweep.tuner, ganbench.sweep.driver, ganbench.training.loop")
         ray_start = _time("import ray, time; t=time.perf_counter(); ray.init(address='local', include_dashboard=False);"
                           " print(time.perf_counter()-t)", inner=True)
         mlflow_s = _time(f"import os, time; os.environ['GANBENCH_HOME']='{home}'\n"
-                         "from ganbench.tracking import Tracker, default_tracking_uri; t=time.perf_counter(); "
+                         "from ganbench.tracking.store import Tracker, default_tracking_uri; t=time.perf_counter(); "
                          "tr=Tracker(default_tracking_uri(), 'ganbench/warmup'); tr.ensure_experiment(); "
                          "tr.parent_run('warmup', {}); print(time.perf_counter()-t)", inner=True)
     return {"rows": rows, "median_first_result_s": statistics.median(r["first_result_s"] for r in rows),

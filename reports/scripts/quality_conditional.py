@@ -32,9 +32,9 @@ from sklearn.svm import SVC
 from ganbench.config import load_config, to_flat
 from ganbench.data.images import DIGITS_TEST_FRACTION
 from ganbench.metrics.conditional import class_accuracy, lenet_classifier
-from ganbench.plots import save_class_grid
-from ganbench.sampling import draw_per_class, load_generator
-from ganbench.train import train
+from ganbench.training.loop import train
+from ganbench.training.plots import save_class_grid
+from ganbench.training.sampling import draw_per_class, load_generator
 
 SEEDS = (0, 1, 2)
 PER_CLASS = 100
@@ -91,8 +91,8 @@ def run(variant: str, seed: int, classifiers: dict[str, Any]) -> dict[str, Any]:
 
 
 def began_check(seed: int) -> dict[str, Any]:
-    from ganbench.plots import save_samples
-    from ganbench.sampling import dataset_of, draw
+    from ganbench.training.plots import save_samples
+    from ganbench.training.sampling import dataset_of, draw
 
     config = load_config(overrides=["data.name=digits", "loss.name=began", f"seed={seed}"])
     records: list[dict[str, float]] = []

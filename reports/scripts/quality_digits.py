@@ -27,9 +27,9 @@ from sklearn.svm import SVC
 
 from ganbench.config import load_config, to_flat
 from ganbench.data.images import DIGITS_TEST_FRACTION
-from ganbench.plots import save_samples
-from ganbench.sampling import dataset_of, draw, load_generator
-from ganbench.train import train
+from ganbench.training.loop import train
+from ganbench.training.plots import save_samples
+from ganbench.training.sampling import dataset_of, draw, load_generator
 
 SEEDS = (0, 1, 2)
 N_SAMPLES = 1000

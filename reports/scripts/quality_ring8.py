@@ -23,9 +23,9 @@ import torch  # noqa: E402
 
 from ganbench.config import load_config, to_flat  # noqa: E402
 from ganbench.data import DATASETS  # noqa: E402
-from ganbench.evaluation import EVAL_SEED_OFFSET, generate  # noqa: E402
-from ganbench.sampling import load_generator  # noqa: E402
-from ganbench.train import train  # noqa: E402
+from ganbench.metrics.evaluator import EVAL_SEED_OFFSET, generate  # noqa: E402
+from ganbench.training.loop import train  # noqa: E402
+from ganbench.training.sampling import load_generator  # noqa: E402
 
 SEEDS = (0, 1, 2)
 OUT = Path(__file__).resolve().parents[1] / "core"

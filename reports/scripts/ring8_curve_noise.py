@@ -25,7 +25,7 @@ STEPS, EVERY = 800, 50
 
 def collect(part: int, count: int) -> list[dict]:
     from ganbench.config import resolve
-    from ganbench.train import train
+    from ganbench.training.loop import train
 
     rng = random.Random(1000 + part)
     runs = []

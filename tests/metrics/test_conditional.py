@@ -8,8 +8,8 @@ import torch
 from ganbench.config import load_config
 from ganbench.data import DATASETS
 from ganbench.errors import ConfigError
-from ganbench.evaluation import generate
 from ganbench.metrics.conditional import KEY, ClassAccuracy, class_accuracy
+from ganbench.metrics.evaluator import generate
 from ganbench.models import build_models
 from ganbench.models.conditioning import balanced_labels
 
@@ -79,8 +79,8 @@ def test_unconditional_runs_draw_no_labels_and_no_random_numbers():
 
 
 def test_per_class_draws_and_grid(tmp_path):
-    from ganbench.plots import save_class_grid
-    from ganbench.sampling import draw, draw_per_class
+    from ganbench.training.plots import save_class_grid
+    from ganbench.training.sampling import draw, draw_per_class
 
     config = load_config(overrides=["data.name=digits", "data.conditional=true", "model.name=dcgan"])
     per_class = draw_per_class(LabelEcho(), config, 4, seed=0)

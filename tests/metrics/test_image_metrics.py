@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from ganbench.cli import main
+from ganbench.cli.main import main
 from ganbench.config import load_config
 from ganbench.data import DATASETS
 from ganbench.metrics import METRICS
 from ganbench.metrics.real import cache_path, real_side
 from ganbench.metrics.stacked import triple_scores
-from ganbench.train import train
+from ganbench.training.loop import train
 
 DIGITS_RUN = ["data.name=digits", "eval.metrics=[lenet_digits]", "eval.select=fid_lenet_digits", "train.steps=4",
               "eval.every=2", "eval.n_samples=200", "train.threads=1", "model.g_width=8", "model.d_width=8",

@@ -10,8 +10,8 @@ import torch
 
 from ganbench.config import load_config
 from ganbench.data import DATASETS
-from ganbench.evaluation import Evaluator
 from ganbench.metrics import METRICS, fidelity
+from ganbench.metrics.evaluator import Evaluator
 from ganbench.metrics.extractors import EXTRACTORS, INCEPTION_FILE
 
 

@@ -1,0 +1,137 @@
+"""Loading a config: YAML files and ``key=value`` overrides onto the schema, with the dataset's and the
+loss preset's defaults, validated against the registries. The one config module that imports them.
+
+Precedence, lowest first: field defaults < the dataset's defaults < the loss preset's defaults
+< the YAML file < ``--set key=value``. Every rejection is a ``ConfigError`` naming its key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganbench.config.schema import FIELDS, SECTIONS, Config, field_default
+from ganbench.config.validation import validate
+from ganbench.config.values import check_range, coerce
+from ganbench.data import DATASETS
+from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.gan.presets import PRESETS
+from ganbench.resources import shipped_file
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr_g": 1e-4}}`` -> ``{"optim.lr_g": 1e-4}``."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, dotted + "."))
+        else:
+            flat[dotted] = value
+    return flat
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"optim.lr_g=1e-4"`` -> ``("optim.lr_g", 1e-4)``; values are YAML scalars or lists."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError("--set", f"expected key=value, got {text!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    """A YAML mapping from a file, or a one-line ``GanbenchError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanbenchError(f"{path}: no such file")
+    try:
+        tree = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise GanbenchError(f"{path}: malformed YAML{where}: {problem}") from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise GanbenchError(f"{path}: expected a mapping of config keys, got {type(tree).__name__}")
+    return tree
+
+
+def _check_known(flat: dict[str, Any]) -> None:
+    for key in flat:
+        if key not in FIELDS:
+            raise ConfigError(key, f"unknown config key; {choices_hint(key, FIELDS)}")
+
+
+def _build(flat: dict[str, Any]) -> Config:
+    values: dict[str, Any] = {}
+    for key, (f, typ) in FIELDS.items():
+        value = coerce(key, flat[key], typ) if key in flat else field_default(key)
+        check_range(key, value, f.metadata)
+        values[key] = value
+    sections = {
+        name: cls(**{sub.name: values[f"{name}.{sub.name}"] for sub in dataclasses.fields(cls)})
+        for name, cls in SECTIONS.items()
+    }
+    return Config(**sections, seed=values["seed"], device=values["device"])
+
+
+def resolve(user: dict[str, Any]) -> Config:
+    """User keys (dotted) -> a validated Config with dataset and preset defaults filled in."""
+    _check_known(user)
+    user = dict(user)
+    dataset_name = coerce("data.name", user.get("data.name", field_default("data.name")), str)
+    dataset = DATASETS.get(dataset_name)
+
+    # A preset may be named by loss.name (as sweeps do: `loss.name: [hinge, wgan_gp]`) or loss.preset.
+    preset_name = user.get("loss.preset", "")
+    if isinstance(user.get("loss.name"), str) and user["loss.name"] in PRESETS:
+        if preset_name and preset_name != user["loss.name"]:
+            raise ConfigError("loss.preset", f"{preset_name!r} conflicts with loss.name {user['loss.name']!r}")
+        preset_name = user.pop("loss.name")
+    merged: dict[str, Any] = dict(dataset.defaults)
+    if preset_name:
+        merged.update(PRESETS.get(coerce("loss.preset", preset_name, str)).defaults)
+        merged["loss.preset"] = preset_name
+    merged.update(user)
+    config = _build(merged)
+    validate(config)
+    return config
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = (),
+                base: dict[str, Any] | None = None) -> Config:
+    """Load a YAML file (nested or dotted keys), then apply ``key=value`` overrides."""
+    user: dict[str, Any] = flatten(base or {})
+    if path is not None:
+        user.update(flatten(read_yaml(shipped_file(path))))
+    for text in overrides:
+        key, value = parse_override(text)
+        user[key] = value
+    return resolve(user)
+
+
+def to_flat(config: Config) -> dict[str, Any]:
+    """Config -> dotted plain dict (lists for tuples), for Ray, MLflow params and JSON."""
+    return {key: list(v) if isinstance(v, tuple) else v for key, v in flatten(dataclasses.asdict(config)).items()}
+
+
+def to_dict(config: Config) -> dict[str, Any]:
+    """Config -> nested plain dict, as written to config.yaml and checkpoints."""
+    tree = dataclasses.asdict(config)
+    return yaml.safe_load(yaml.safe_dump(tree))  # tuples -> lists: plain data only
+
+
+def from_dict(tree: dict[str, Any]) -> Config:
+    """Inverse of ``to_dict``; the result is validated again."""
+    return resolve(flatten(tree))

@@ -1,0 +1,301 @@
+"""``ganbench sweep``: plan, run and resume a sweep file, stage by stage (search, then final seeds).
+
+The driver validates the sweep file before Ray starts, prepares the real-side statistics once, creates
+the MLflow experiment and the sweep's parent run, then runs each study's stages through the Ray
+adapter (``ganbench.sweep.tuner``). Its state (stage reached, best configs, file hash) lives in
+``$GANBENCH_HOME/sweeps/<name>.json`` so that ``--resume`` continues where a killed driver stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from concurrent import futures
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganbench import __version__
+from ganbench.config import resolve
+from ganbench.errors import ConfigError, DataError, GanbenchError
+from ganbench.metrics import METRICS
+from ganbench.metrics.evaluator import Evaluator
+from ganbench.metrics.image import FidelityMetric
+from ganbench.sweep.ray_cluster import init_ray, start_ray
+from ganbench.sweep.results import best_configs, format_summary, summarise
+from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep
+from ganbench.tracking.runs import TrialRuns
+from ganbench.tracking.store import Tracker, default_tracking_uri, home, ui_command
+from ganbench.training.loop import train
+from ganbench.training.sampling import dataset_of
+
+FINAL_SEED_BASE = 1000  # final reruns use seeds apart from the search's
+ENV_KEYS = ("GANBENCH_HOME", "GANBENCH_CACHE", "GANBENCH_DATA", "GANBENCH_INCEPTION_WEIGHTS", "TORCH_HOME")
+
+
+@dataclass
+class SweepOptions:
+    file: str
+    name: str | None = None
+    resume: bool = False
+    plan: bool = False
+    address: str | None = None
+    tracking_uri: str | None = None
+    storage: str | None = None
+    max_concurrent: int | None = None
+    budget: str | None = None      # benchmark files only: small (this machine) or paper
+
+
+def state_path(name: str) -> Path:
+    return home() / "sweeps" / f"{name}.json"
+
+
+def load_state(name: str) -> dict[str, Any] | None:
+    path = state_path(name)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def save_state(name: str, state: dict[str, Any]) -> None:
+    path = state_path(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(state, indent=2))
+    os.replace(partial, path)
+
+
+def default_name(sweep: SweepFile) -> str:
+    """The file's stem; a benchmark's budget is part of its name (ring8_pacgan-small)."""
+    return f"{sweep.path.stem}-{sweep.budget}" if sweep.budget else sweep.path.stem
+
+
+def storage_root(option: str | None) -> str:
+    if option is None:
+        return str(home() / "ray_results")
+    if "://" in option:
+        return option
+    if not os.path.isabs(option):
+        raise ConfigError("--storage", f"must be an absolute path or a URI (s3://, gs://, ...), got {option!r}")
+    return option
+
+
+def max_steps(study: Study) -> int:
+    return resolve(study.config(study.values()[0], {})).train.steps
+
+
+def missing_inputs(study: Study) -> list[str]:
+    """What a study needs that this machine lacks: data files and metric weights, each naming the file and
+    where to put it. Cheap: loads nothing."""
+
+    missing: dict[str, str] = {}
+    for value in study.values():
+        config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
+        if not config.data.download:
+            try:
+                dataset_of(config).check_available()  # names the files and the folder they belong in
+            except DataError as error:
+                missing.setdefault(f"data:{config.data.name}", str(error))
+        for name in config.eval.metrics:
+            reason = METRICS.get(name).unavailable_reason()
+            if reason:
+                missing.setdefault(name, f"{name} metrics cannot be computed here: {reason}")
+    return list(missing.values())
+
+
+def check_runnable(study: Study, resources: dict[str, float] | None) -> None:
+    """Refuse what would fail or wait forever: missing data, unavailable metrics, unsatisfiable resources
+    (``resources`` of the cluster; None = this machine)."""
+    missing = missing_inputs(study)
+    if missing:
+        raise DataError("; and ".join(missing))  # everything missing at once, in one message
+    gpus = (resources or {}).get("GPU", 0.0) if resources is not None else _local_gpus()
+    if study.gpu > 0 and gpus <= 0:
+        raise ConfigError("resources.gpu", f"{study.gpu} GPU per trial requested, but this cluster has no GPU; "
+                                           "set resources.gpu: 0 or join a cluster with GPUs (--address)")
+    cpus = (resources or {}).get("CPU", float(os.cpu_count() or 1)) if resources is not None else os.cpu_count() or 1
+    if study.cpu > cpus:
+        raise ConfigError("resources.cpu", f"{study.cpu} CPUs per trial requested, but the cluster has {cpus:g}")
+
+
+def _local_gpus() -> int:
+    return torch.cuda.device_count()
+
+
+def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
+    """Trials, generator steps, resources and a time estimate, measured on short runs of the first config."""
+    lines = []
+    for study in sweep.studies:
+        values = study.values()
+        steps = max_steps(study)
+        search, final = len(values) * study.num_samples, len(values) * study.seeds
+        seconds_per_step, seconds_per_trial = _measure(study)
+        slots = max(1, int((os.cpu_count() or 1) // max(study.cpu, 1e-9)))
+        if study.gpu:
+            slots = min(slots, int(1 / study.gpu) * max(1, _local_gpus()))
+        if max_concurrent:
+            slots = min(slots, max_concurrent)
+        total_steps = (search + final) * steps
+        estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
+        lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
+                  f"  metric {study.metric} ({study.mode}; trials judged on {study.objective}), "
+                  f"search {search} trials ({study.num_samples} per value, "
+                  f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
+                                                 if study.sampler == "tpe" else "")
+                  + f", scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
+                  f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
+                  f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
+                  f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step and "
+                  f"{seconds_per_trial:.1f} s set-up per trial, measured on the first config; evaluations not included"
+                  + ("; ASHA stops many trials early)" if study.scheduler == "asha" else ")")]
+    return "\n".join(lines)
+
+
+def _measure(study: Study) -> tuple[float, float]:
+    """Seconds per generator step and per trial's set-up, from two short runs of the first config (the
+    difference cancels the set-up: model building, data loading)."""
+
+    value = study.values()[0]
+    config = {**study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}),
+              "eval.every": 100_000, "eval.metrics": [], "eval.select": "", "train.threads": max(1, int(study.cpu))}
+    seconds = {}
+    for steps in (5, 10, 60):  # the first run only warms up (imports, allocator, kernels)
+        started = time.perf_counter()
+        train(resolve({**config, "train.steps": steps}))
+        seconds[steps] = time.perf_counter() - started
+    per_step = max(seconds[60] - seconds[10], 1e-6) / 50
+    return per_step, max(seconds[10] - 10 * per_step, 0.0)
+
+
+def run(options: SweepOptions) -> int:
+    sweep = load_sweep(options.file, options.budget)
+    name = options.name or default_name(sweep)
+    state = load_state(name)
+    if state is not None and not options.resume and not options.plan:
+        raise GanbenchError(f"sweep {name!r} exists ({state_path(name)}); add --resume to continue it, "
+                            "or pick another --name")
+    if options.resume and state is None:
+        raise GanbenchError(f"--resume: no sweep named {name!r} in {state_path(name).parent}")
+    if state is not None and options.resume and state["sha256"] != sweep.sha256:
+        raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
+                            "started; resume with the original file, or start a new --name")
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    uri = options.tracking_uri or default_tracking_uri()
+    storage = storage_root(options.storage)
+    if options.plan:
+
+        resources = init_ray(address, {}) if address else None  # once, not per study
+        for study in sweep.studies:
+            check_runnable(study, resources)
+        print(plan(sweep, options.max_concurrent))
+        return 0
+
+    # Ray starts on a thread while this one imports the sweep stack and opens the MLflow store (no
+    # experiment or run yet, so a refused cluster below leaves nothing behind): ~3 s less before the first trial.
+    ray_started = start_ray(address, {k: os.environ[k] for k in ENV_KEYS if k in os.environ})
+    try:
+        import ganbench.sweep.tuner  # noqa: F401 - torch and Tune
+        tracker = Tracker(uri, f"ganbench/{name}").open()
+    except BaseException:
+        # Let a half-started Ray finish, so its exit hook shuts it down instead of racing its start.
+        futures.wait([ray_started], timeout=60)
+        raise
+    resources = ray_started.result()
+    for study in sweep.studies:
+        check_runnable(study, resources)
+    if address and (uri.startswith("sqlite:") or "://" not in storage):
+        print("warning: on a multi-node cluster use an MLflow server URI (--tracking-uri) and shared --storage "
+              "(NFS path or s3://); a sqlite file and a local folder are only seen by this node", file=sys.stderr)
+    tracker.ensure_experiment()
+    command = " ".join(shlex.quote(a) for a in ["ganbench", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == ["sweep"] \
+        else f"ganbench sweep {options.file} --name {name}" + (f" --budget {sweep.budget}" if sweep.budget else "")
+    parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
+    if state is None:
+        state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
+                 "studies": {}, "started": time.time()}
+        _describe_parent(tracker, parent, sweep, command)
+        save_state(name, state)
+    print(f"sweep {name}: MLflow {uri} (browse: {ui_command(uri)}); Ray storage {storage}")
+    optuna_url = f"sqlite:///{home() / 'mlflow' / 'optuna' / f'{name}.db'}"
+    (home() / "mlflow" / "optuna").mkdir(parents=True, exist_ok=True)
+    summaries = []
+    for study in sweep.studies:
+        summaries.append(_run_study(study, name, state, tracker, parent, storage, optuna_url, options, resources))
+    tracker.finish(parent, "FINISHED")
+    print("\n".join(summaries))
+    return 0
+
+
+def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:
+    import torch  # already imported by validation; its __version__ carries the build (+cu130)
+
+    # Installed versions from package metadata: importing torch-fidelity or optuna here would only cost start-up.
+    tracker.log_params(parent, {"sweep_file": str(sweep.path), "command": command, "ganbench": __version__,
+                                "torch": torch.__version__, "ray": version("ray"), "optuna": version("optuna"),
+                                "mlflow": version("mlflow"), "torch_fidelity": version("torch-fidelity"),
+                                "python": platform.python_version()})
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "sweep.yaml").write_text(sweep.text)
+        (Path(folder) / "studies.json").write_text(json.dumps([describe(s) for s in sweep.studies], indent=2))
+        tracker.log_artifact(parent, Path(folder) / "sweep.yaml", "search_space")
+        tracker.log_artifact(parent, Path(folder) / "studies.json", "search_space")
+        if sweep.benchmark:  # the report states the benchmark and its budget from MLflow alone
+            (Path(folder) / "benchmark.json").write_text(json.dumps(
+                {**sweep.benchmark, "name": sweep.path.stem, "budget": sweep.budget}, indent=2, default=str))
+            tracker.log_artifact(parent, Path(folder) / "benchmark.json", "search_space")
+
+
+def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
+    """Real-side statistics for every image metric, computed once in the driver (trials never write)."""
+
+    config = resolve(study.config(study.values()[0], {}))
+    split = getattr(config.eval, split_key)
+    sides = {}
+    for name in config.eval.metrics:
+        metric = METRICS.get(name)
+        if issubclass(metric, FidelityMetric):
+            from ganbench.metrics.real import real_side  # torch-fidelity: ~2 s of imports, only when needed
+
+            sides[name] = real_side(dataset_of(config), split, metric.extractor)
+    return sides
+
+
+def _sentinel(study: Study, real_sides: dict[str, Any]) -> float:
+    config = resolve(study.config(study.values()[0], {}))
+    worst = Evaluator(dataset_of(config), config, torch.device("cpu"), real_sides).worst()
+    return worst.get(study.metric, 1e9 if study.mode == "min" else -1e9)
+
+
+def _run_study(study: Study, name: str, state: dict[str, Any], tracker: Tracker, parent: str, storage: str,
+               optuna_url: str, options: SweepOptions, resources: dict[str, float]) -> str:
+    from ganbench.sweep.tuner import META, TrialContext, run_stage  # Tune: imported while Ray starts
+
+    record = state["studies"].setdefault(study.name, {"stage": "search"})
+    steps = max_steps(study)
+    real_sides = _real_sides(study, "split")
+    context = TrialContext(runs=TrialRuns(tracker, name, parent), metric=study.metric,
+                           objective=study.objective, sentinel=_sentinel(study, real_sides), cpus=study.cpu,
+                           real_sides=real_sides, final_real_sides=_real_sides(study, "final_split"))
+    max_concurrent = options.max_concurrent or study.max_concurrent
+    if record["stage"] == "search":
+        rows = run_stage(study, "search", context, storage, f"{name}-{study.name}-search", None, optuna_url, name,
+                         steps, max_concurrent, options.resume)
+        record["search"] = summarise(rows, study, steps)
+        record["best"] = best_configs(rows, study, steps)
+        record["stage"] = "final" if study.seeds else "done"
+        save_state(name, state)
+    if record["stage"] == "final":
+        configs = [{**config, "seed": FINAL_SEED_BASE + i, META: {"study": study.name, "value": label, "stage": "final"}}
+                   for label, config in record["best"].items() for i in range(study.seeds)]
+        rows = run_stage(study, "final", context, storage, f"{name}-{study.name}-final", configs, optuna_url, name,
+                         steps, max_concurrent, options.resume)
+        record["final"] = summarise(rows, study, steps)
+        record["stage"] = "done"
+        save_state(name, state)
+    return format_summary(study, record)

@@ -1,0 +1,77 @@
+"""The Ray core adapter: start a local Ray or join a running cluster.
+
+Kept apart from the Tune adapter (``ganbench.sweep.tuner``) because it imports nothing but ``ray``: the
+sweep driver starts Ray on a thread and meanwhile imports torch, Tune and MLflow (~4 s here). Ray's
+start (~3 s) is mostly waiting on its own processes, so the two overlap instead of queueing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from concurrent.futures import Future
+
+from ganbench.errors import GanbenchError
+
+
+def check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail in seconds when nothing listens at a ``host:port`` or ``ray://host:port`` address: Ray's
+    own connect retries an unreachable GCS for many minutes before it raises."""
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto" and other forms Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise GanbenchError(f"--address {address}: nothing answers there ({exc.strerror or exc}); start a head "
+                            "with `ray start --head --port PORT`, or drop --address (and unset RAY_ADDRESS) for a "
+                            "local Ray") from exc
+
+
+def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
+    """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
+    import ray  # Ray only where it runs: `--plan` on this machine never starts it
+
+    if address:
+        check_reachable(address)  # also when this process already runs a Ray: the user asked for this one
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": env}, configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            where = f"--address {address}" if address else "local Ray"
+            raise GanbenchError(f"{where}: cannot start or join Ray: {str(exc).strip().splitlines()[0]}") from exc
+    resources = dict(ray.cluster_resources())
+    # With a custom searcher Tune keeps one trial PENDING at a time, so trials start one by one; allow one per CPU.
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, int(resources.get("CPU", 1)))))
+    return resources
+
+
+def start_ray(address: str | None, env: dict[str, str]) -> Future[dict[str, float]]:
+    """``init_ray`` on a background thread; ``.result()`` gives the resources or raises Ray's error."""
+
+    import ray  # noqa: F401 - imported here, not on the thread: two threads importing Ray at once can deadlock
+
+    # ray.init sets its SIGTERM handler only on the main thread (and warns otherwise); set the same one here.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+    logging.getLogger("ray._private.worker").addFilter(lambda record: "SIGTERM handler" not in record.getMessage())
+    started: Future[dict[str, float]] = Future()
+
+    def run() -> None:
+        try:
+            started.set_result(init_ray(address, env))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            started.set_exception(exc)
+            return
+        # Ray's processes die with the *thread* that started them (Linux's parent-death signal is per
+        # thread), so this thread lives as long as the process does.
+        threading.Event().wait()
+
+    threading.Thread(target=run, name="ray-start", daemon=True).start()
+    return started

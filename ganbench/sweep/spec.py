@@ -1,0 +1,345 @@
+"""Sweep files: validated before Ray starts, in the tuning playbook's words.
+
+A file holds one study (keys at top level) or ``studies:`` (a list of them). Each study compares
+``scientific`` values (their cross product), tunes ``nuisance`` parameters for every value with an
+equal budget (``num_samples`` trials, the same generator steps), then reruns each value's best config
+``seeds`` times. Every error names the offending key and exits with code 2, like config errors.
+
+``scientific`` is either a mapping (the cross product of its keys' values) or a list of explicit
+variants, e.g. a loss comparison plus packed-discriminator variants of one loss. A benchmark file adds
+a ``benchmark:`` block whose ``budgets`` (``small``: this machine, ``paper``: the published budget)
+override study keys; see ``search_spaces/benchmarks/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ganbench import __version__
+from ganbench.config import FIELDS, flatten, read_yaml, resolve
+from ganbench.config.values import number, one_of, positive_int, required
+from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.resources import shipped_file
+from ganbench.sweep.references import check_references
+from ganbench.sweep.worth import RANK_ON, objective_key
+from ganbench.training.loop import metric_keys
+
+DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
+SAMPLERS = ("tpe", "qmc", "random")
+SCHEDULERS = ("asha", "none")
+SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials")
+SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
+STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
+              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on")
+BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
+BUDGETS = ("small", "paper")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """One tuned parameter: ``{loguniform: [1e-5, 1e-2]}``, ``{int: [1, 5]}``, ``{choice: [a, b]}``."""
+
+    kind: str
+    args: tuple[Any, ...]
+
+    def midpoint(self) -> Any:
+        """A representative value, used to validate the config before anything runs."""
+        if self.kind == "choice":
+            return self.args[0]
+        low, high = self.args
+        if self.kind == "int":
+            return (low + high) // 2
+        return math.sqrt(low * high) if self.kind == "loguniform" else (low + high) / 2
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    metric: str
+    mode: str
+    fixed: dict[str, Any]
+    scientific: dict[str, list[Any]]
+    nuisance: dict[str, Distribution]
+    per_value: dict[str, dict[str, Distribution]]
+    num_samples: int
+    seeds: int
+    sampler: str = "tpe"
+    searcher_seed: int = 0
+    n_startup_trials: int = 0  # TPE's random start-up per value; 0 = a third of num_samples, between 3 and 10
+    scheduler: str = "asha"
+    grace_period: int = 0      # generator steps before ASHA's first cut; 0 = one evaluation
+    reduction_factor: int = 3
+    cpu: float = 1.0
+    gpu: float = 0.0
+    max_concurrent: int = 0    # 0 = as many as the resources allow
+    reference: list[dict[str, Any]] = field(default_factory=list)
+    variants: list[dict[str, Any]] = field(default_factory=list)  # explicit values; empty = cross product
+    baseline: str = ""         # a value label every other value is compared with (e.g. non_saturating)
+    rank_on: str = "best"      # judge search trials on their best checkpoint ("best") or last evaluation
+
+    def values(self) -> list[dict[str, Any]]:
+        """Each compared value as dotted config keys: the explicit variants, else the cross product of
+        ``scientific``."""
+        if self.variants:
+            return [dict(v) for v in self.variants]
+        keys = list(self.scientific)
+        return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*self.scientific.values())]
+
+    @staticmethod
+    def label(value: dict[str, Any]) -> str:
+        return ",".join(str(v) for v in value.values())
+
+    @property
+    def objective(self) -> str:
+        """The result key the searcher, ASHA and the choice of each value's best config judge trials on.
+
+        ``best_<metric>`` is the metric of the checkpoint a trial keeps (chosen by ``eval.select``): the one
+        its artifacts hold and the final stage reruns. A GAN's last evaluation is mostly noise (ring8's reverse
+        KL swings between ~0.4 and ln 8 from one evaluation to the next), while its best checkpoint is
+        predictable early, so it is what early stopping should compare."""
+        return objective_key(self.metric, self.rank_on)
+
+    def startup_trials(self) -> int:
+        """TPE samples at random before it models anything. Optuna's default (10) would leave a small budget
+        all random, so by default a third of each value's trials, between 3 and 10, are start-up."""
+        return self.n_startup_trials or min(10, max(3, self.num_samples // 3))
+
+    def space(self, value: dict[str, Any]) -> dict[str, Distribution]:
+        """The tuned parameters of one value: the shared nuisance plus its ``per_value`` extras."""
+        return {**self.nuisance, **self.per_value.get(self.label(value), {})}
+
+    def config(self, value: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """Dotted keys for one trial."""
+        return {**self.fixed, **value, **params}
+
+
+@dataclass(frozen=True)
+class SweepFile:
+    path: Path
+    studies: list[Study]
+    text: str
+    budget: str = ""           # a benchmark file's budget ("small", "paper"); "" for plain sweep files
+    benchmark: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        # A plain sweep file hashes as it always did, so sweeps started before budgets existed still resume.
+        budget = f"{self.budget}\n" if self.budget else ""
+        return hashlib.sha256((self.text + "\n" + budget + __version__).encode()).hexdigest()
+
+
+def parse_distribution(raw: Any, key: str) -> Distribution:
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise ConfigError(key, f"expected one of {{{', '.join(DISTRIBUTIONS)}: [...]}}, got {raw!r}")
+    (kind, args), = raw.items()
+    if kind not in DISTRIBUTIONS:
+        raise ConfigError(key, f"unknown distribution {kind!r}; {choices_hint(str(kind), DISTRIBUTIONS)}")
+    if not isinstance(args, list) or not args:
+        raise ConfigError(key, f"{kind} needs a list, e.g. {kind}: [low, high]")
+    if kind == "choice":
+        return Distribution(kind, tuple(args))
+    if len(args) != 2:
+        raise ConfigError(key, f"{kind} needs [low, high], got {args!r}")
+    low, high = (number(a, key) for a in args)
+    if kind == "int":
+        if not (low.is_integer() and high.is_integer()):
+            raise ConfigError(key, f"int needs integer bounds, got {args!r}")
+        low, high = int(low), int(high)
+    if low >= high:
+        raise ConfigError(key, f"low must be below high, got {args!r}")
+    if kind == "loguniform" and low <= 0:
+        raise ConfigError(key, f"loguniform needs low > 0, got {args!r}")
+    return Distribution(kind, (low, high))
+
+
+def _config_keys(tree: Any, where: str) -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        raise ConfigError(where, f"expected a mapping of config keys, got {tree!r}")
+    flat = flatten(tree)
+    for key in flat:
+        if key not in FIELDS:
+            raise ConfigError(f"{where}.{key}", f"unknown config key; {choices_hint(key, FIELDS)}")
+    return flat
+
+
+def parse_study(tree: dict[str, Any], where: str = "") -> Study:
+    for key in tree:
+        if key not in STUDY_KEYS:
+            raise ConfigError(f"{where}{key}", f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
+    name = required(tree, "study", where)
+    mode = required(tree, "mode", where)
+    if mode not in ("min", "max"):
+        raise ConfigError(f"{where}mode", f"invalid value {mode!r}; available: max, min")
+    fixed = _config_keys(tree.get("fixed", {}), f"{where}fixed")
+    raw_scientific = required(tree, "scientific", where)
+    variants: list[dict[str, Any]] = []
+    if isinstance(raw_scientific, list):
+        if not raw_scientific:
+            raise ConfigError(f"{where}scientific", "needs at least one variant to compare")
+        variants = [_config_keys(v, f"{where}scientific[{i}]") for i, v in enumerate(raw_scientific)]
+        scientific = {k: list(dict.fromkeys(v.get(k) for v in variants)) for k in dict.fromkeys(k for v in variants
+                                                                                                  for k in v)}
+    else:
+        scientific = {k: v if isinstance(v, list) else [v]
+                      for k, v in _config_keys(raw_scientific, f"{where}scientific").items()}
+    if not scientific or any(not v for v in scientific.values()):
+        raise ConfigError(f"{where}scientific", "needs at least one key with a list of values to compare")
+    raw_nuisance = dict(tree.get("nuisance") or {})
+    raw_per_value = raw_nuisance.pop("per_value", {}) or {}
+    nuisance: dict[str, Distribution] = {}
+    for key, raw in raw_nuisance.items():
+        if key not in FIELDS:
+            raise ConfigError(f"{where}nuisance.{key}", f"unknown config key; {choices_hint(key, FIELDS)}")
+        nuisance[key] = parse_distribution(raw, f"{where}nuisance.{key}")
+    searcher = tree.get("searcher") or {}
+    scheduler = tree.get("scheduler") or {}
+    resources = tree.get("resources") or {}
+    for block, allowed in (("searcher", SEARCHER_KEYS), ("scheduler", SCHEDULER_KEYS), ("resources", ("cpu", "gpu"))):
+        raw = tree.get(block) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}{block}", f"expected a mapping with {', '.join(allowed)}")
+        for key in raw:
+            if key not in allowed:
+                raise ConfigError(f"{where}{block}.{key}", f"unknown key; {choices_hint(str(key), allowed)}")
+    study = Study(
+        name=str(name), metric=str(required(tree, "metric", where)), mode=mode, fixed=fixed, scientific=scientific,
+        nuisance=nuisance, per_value={}, num_samples=positive_int(required(tree, "num_samples", where),
+                                                                   f"{where}num_samples"),
+        seeds=positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),
+        sampler=one_of(searcher.get("sampler", "tpe"), SAMPLERS, f"{where}searcher.sampler"),
+        searcher_seed=positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
+        n_startup_trials=positive_int(searcher.get("n_startup_trials", 0), f"{where}searcher.n_startup_trials",
+                                       minimum=0),
+        scheduler=one_of(scheduler.get("name", "asha"), SCHEDULERS, f"{where}scheduler.name"),
+        grace_period=positive_int(scheduler.get("grace_period", 0), f"{where}scheduler.grace_period", minimum=0),
+        reduction_factor=positive_int(scheduler.get("reduction_factor", 3), f"{where}scheduler.reduction_factor",
+                                       minimum=2),
+        cpu=number(resources.get("cpu", 1), f"{where}resources.cpu"),
+        gpu=number(resources.get("gpu", 0), f"{where}resources.gpu"),
+        max_concurrent=positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
+        reference=list(tree.get("reference") or []), variants=variants, baseline=str(tree.get("baseline") or ""),
+        rank_on=one_of(tree.get("rank_on", "best"), RANK_ON, f"{where}rank_on"),
+    )
+    if searcher.get("name", "optuna") != "optuna":
+        raise ConfigError(f"{where}searcher.name", f"invalid value {searcher.get('name')!r}; available: optuna")
+    labels = {study.label(v): v for v in study.values()}
+    if len(labels) != len(study.values()):
+        raise ConfigError(f"{where}scientific", f"two variants share a label: {[study.label(v) for v in study.values()]}")
+    if study.baseline and study.baseline not in labels:
+        raise ConfigError(f"{where}baseline", f"not a compared value; {choices_hint(study.baseline, labels)}")
+    per_value: dict[str, dict[str, Distribution]] = {}
+    for label, params in raw_per_value.items():
+        if str(label) not in labels:
+            raise ConfigError(f"{where}nuisance.per_value.{label}",
+                              f"not a compared value; {choices_hint(str(label), labels)}")
+        if not isinstance(params, dict):
+            raise ConfigError(f"{where}nuisance.per_value.{label}", "expected a mapping of config keys")
+        per_value[str(label)] = {}
+        for key, raw in params.items():
+            if key not in FIELDS:
+                raise ConfigError(f"{where}nuisance.per_value.{label}.{key}",
+                                  f"unknown config key; {choices_hint(key, FIELDS)}")
+            per_value[str(label)][key] = parse_distribution(raw, f"{where}nuisance.per_value.{label}.{key}")
+    study = Study(**{**study.__dict__, "per_value": per_value})
+    _check_configs(study, where)
+    check_references(study, labels, where)
+    return study
+
+
+def _check_configs(study: Study, where: str) -> None:
+    """Every compared value must give a valid config, and the metric must be one it reports."""
+
+    for value in study.values():
+        midpoint = {key: dist.midpoint() for key, dist in study.space(value).items()}
+        try:
+            config = resolve(study.config(value, midpoint))
+        except ConfigError as error:
+            raise ConfigError(f"{where}{error.key}", f"{str(error).split(': ', 1)[1]} (for {study.label(value)})") \
+                from None
+        keys = metric_keys(config)
+        if study.metric not in keys:
+            raise ConfigError(f"{where}metric", f"{study.metric!r} is not reported for {study.label(value)}; "
+                                                f"{choices_hint(study.metric, keys)}")
+
+
+def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:
+    """A sweep file, or a benchmark file at ``budget`` (default: its ``default_budget``, else small)."""
+    path = shipped_file(path)
+    tree = read_yaml(path)
+    benchmark = tree.pop("benchmark", None)
+    if benchmark is not None:
+        tree, budget = _apply_budget(tree, benchmark, budget)
+    elif budget:
+        raise ConfigError("--budget", f"{path.name} is a sweep file, not a benchmark (no `benchmark:` block)")
+    if "studies" in tree:
+        if set(tree) - {"studies"} or not isinstance(tree["studies"], list) or not tree["studies"]:
+            raise ConfigError("studies", "expected a non-empty list of studies and nothing beside it")
+        studies = [parse_study(t, f"studies[{i}].") if isinstance(t, dict) else _not_mapping(i)
+                   for i, t in enumerate(tree["studies"])]
+    else:
+        studies = [parse_study(tree)]
+    names = [s.name for s in studies]
+    if len(set(names)) != len(names):
+        raise ConfigError("study", f"study names must be unique, got {names}")
+    return SweepFile(path=path.resolve(), studies=studies, text=path.read_text(), budget=budget or "",
+                     benchmark=benchmark or {})
+
+
+def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> tuple[dict[str, Any], str]:
+    """Merge a budget's study keys into every study: ``fixed`` and ``scheduler`` key by key, others replaced."""
+    if not isinstance(benchmark, dict):
+        raise ConfigError("benchmark", f"expected a mapping with {', '.join(BENCHMARK_KEYS)}")
+    for key in benchmark:
+        if key not in BENCHMARK_KEYS:
+            raise ConfigError(f"benchmark.{key}", f"unknown benchmark key; {choices_hint(key, BENCHMARK_KEYS)}")
+    budgets = benchmark.get("budgets") or {}
+    if not isinstance(budgets, dict):
+        raise ConfigError("benchmark.budgets", f"expected a mapping of {', '.join(BUDGETS)} to study keys")
+    for name in budgets:
+        if name not in BUDGETS:
+            raise ConfigError(f"benchmark.budgets.{name}", f"unknown budget; {choices_hint(str(name), BUDGETS)}")
+    where = "--budget" if budget else "benchmark.default_budget"
+    budget = budget or benchmark.get("default_budget", "small")
+    if budget not in budgets:
+        raise ConfigError(where, f"invalid value {budget!r}; available: {', '.join(budgets) or 'none'}")
+    override = budgets[budget] or {}
+    if not isinstance(override, dict):
+        raise ConfigError(f"benchmark.budgets.{budget}", "expected a mapping of study keys")
+    for key in override:
+        if key not in STUDY_KEYS:
+            raise ConfigError(f"benchmark.budgets.{budget}.{key}",
+                              f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
+
+    def merged(study: Any) -> Any:
+        if not isinstance(study, dict):
+            return study
+        out = dict(study)
+        for key, value in override.items():
+            if key in ("fixed", "scheduler") and isinstance(value, dict):
+                base = flatten(out.get(key) or {}) if key == "fixed" else dict(out.get(key) or {})
+                out[key] = {**base, **(flatten(value) if key == "fixed" else value)}
+            else:
+                out[key] = value
+        return out
+
+    if "studies" in tree and isinstance(tree["studies"], list):
+        return {**tree, "studies": [merged(s) for s in tree["studies"]]}, budget
+    return merged(tree), budget
+
+
+def _not_mapping(index: int) -> Study:
+    raise GanbenchError(f"studies[{index}]: expected a mapping")
+
+
+def describe(study: Study) -> dict[str, Any]:
+    """Plain data for the parent run's artifact and --plan."""
+    return json.loads(json.dumps({**study.__dict__, "values": [study.label(v) for v in study.values()],
+                                  "nuisance": {k: [d.kind, *d.args] for k, d in study.nuisance.items()},
+                                  "per_value": {v: {k: [d.kind, *d.args] for k, d in p.items()}
+                                                for v, p in study.per_value.items()}}, default=str))

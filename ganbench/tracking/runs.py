@@ -1,0 +1,95 @@
+"""The MLflow run lifecycle of a sweep's trials, in one place: how a trial's run is named and tagged,
+found again after a restore, and closed with its outcome.
+
+A child run is found or created by a tag holding the Ray trial id, so a restored trial never duplicates
+its run. Both the trial itself and the driver (for trials Ray stopped before their own ``finally``)
+close runs through ``TrialRuns.close``, so a run's outcome tag and its MLflow status always agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from ganbench.tracking.store import KIND_TAG, Tracker
+
+TRIAL_TAG = "ganbench.trial_id"
+OUTCOME_TAG = "outcome"
+REASON_TAG = "failure_reason"
+
+
+class Outcome(str, Enum):
+    """How a trial ended, as its run's ``outcome`` tag says."""
+
+    RUNNING = "running"
+    COMPLETED = "completed"          # trained its full budget
+    STOPPED_EARLY = "stopped_early"  # cut by ASHA; its numbers so far stand
+    DIVERGED = "diverged"            # a non-finite loss; reported at the metric's finite worst value
+    FAILED = "failed"                # a config or code error; has a failure_reason
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the trial has numbers worth ranking (diverged and failed trials have sentinels or none)."""
+        return self in (Outcome.COMPLETED, Outcome.STOPPED_EARLY)
+
+    @property
+    def mlflow_status(self) -> str:
+        return {Outcome.RUNNING: "RUNNING", Outcome.FAILED: "FAILED"}.get(self, "FINISHED")
+
+    @classmethod
+    def of(cls, tag: str | None) -> Outcome | None:
+        """The outcome a tag names; None for a tag no ganbench wrote."""
+        try:
+            return cls(tag)
+        except ValueError:
+            return None
+
+
+COUNTED = (Outcome.COMPLETED, Outcome.STOPPED_EARLY, Outcome.DIVERGED, Outcome.FAILED)
+
+
+def trial_run_name(meta: Mapping[str, Any], trial_id: str) -> str:
+    return f"{meta['study']}-{meta['value']}-{meta['stage']}-{trial_id}"
+
+
+class TrialRuns:
+    """Opens and closes the child runs of one sweep (plain data: picklable into trials)."""
+
+    def __init__(self, tracker: Tracker, sweep: str, parent_run_id: str) -> None:
+        self.tracker, self.sweep, self.parent_run_id = tracker, sweep, parent_run_id
+
+    def find(self, trial_id: str) -> str | None:
+        return self.tracker.find_run(**{TRIAL_TAG: trial_id})
+
+    def open(self, trial_id: str, meta: Mapping[str, Any], seed: int | None = None) -> tuple[str, int]:
+        """(run id, last logged step) of the trial's run, creating it on first sight. A run that was left
+        RUNNING is reopened; a closed run stays closed, since the trial's outcome is already recorded."""
+        run_id = self.find(trial_id)
+        if run_id is not None:
+            if not self.closed(run_id):
+                self.tracker.client.update_run(run_id, status="RUNNING")
+            return run_id, self.tracker.last_step(run_id)
+        tags = {TRIAL_TAG: trial_id, KIND_TAG: "trial", "mlflow.parentRunId": self.parent_run_id,
+                "sweep": self.sweep, "study": meta["study"], "value": meta["value"], "stage": meta["stage"],
+                OUTCOME_TAG: Outcome.RUNNING.value}
+        if seed is not None:
+            tags["seed"] = str(seed)
+        run = self.tracker.client.create_run(self.tracker.experiment_id, run_name=trial_run_name(meta, trial_id),
+                                             tags=tags)
+        return run.info.run_id, -1
+
+    def outcome(self, run_id: str) -> Outcome | None:
+        return Outcome.of(self.tracker.client.get_run(run_id).data.tags.get(OUTCOME_TAG, Outcome.RUNNING.value))
+
+    def closed(self, run_id: str) -> bool:
+        """Whether the run's outcome was recorded (anything but running)."""
+        return self.outcome(run_id) is not Outcome.RUNNING
+
+    def close(self, run_id: str, outcome: Outcome, reason: str = "", tags: Mapping[str, Any] | None = None) -> None:
+        """Record the outcome (and, for a failure, its reason) and end the run with the matching status."""
+        recorded = {**(tags or {}), OUTCOME_TAG: outcome.value}
+        if reason:
+            recorded[REASON_TAG] = reason[:4000]
+        self.tracker.set_tags(run_id, recorded)
+        self.tracker.finish(run_id, outcome.mlflow_status)

@@ -1,0 +1,126 @@
+"""The command line: outputs, exports, and bad input (one line, exit 2, no traceback, no folder)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ganbench.cli.main import main
+from tests.conftest import TINY
+
+TINY_SET = [arg for key in TINY for arg in ("--set", key)]
+
+
+def test_help_does_not_import_torch():
+    code = ("import sys; from ganbench.cli.main import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "usage: ganbench" in out and out.strip().endswith("NO-TORCH")
+
+
+def test_console_script_reports_bad_input_in_one_line(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "ganbench", "train", "--set", "loss.name=hnge", "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "ganbench: error: loss.name: unknown loss 'hnge'; did you mean 'hinge'? available: auxiliary_classifier, "
+        "boundary_equilibrium, hinge, least_squares, minimax, non_saturating, relativistic, relativistic_average, "
+        "wasserstein"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args", [
+    ["--set", "train.steps=-1"], ["--set", "optim.lr_g=fast"], ["--set", "nope=1"], ["--set", "data.name=mnist"],
+    ["--set", "data.name=digits", "--set", "loss.penalty=r1", "--set", "model.d_norm=batch"],
+    ["--set", "model.pack=7"], ["missing.yaml"], ["BAD_YAML"], ["--resume"],
+])
+def test_bad_input_exits_2_without_traceback_or_folder(tmp_path, capsys, monkeypatch, args):
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path / "data"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {steps: [\n")
+    args = [str(bad) if a == "BAD_YAML" else a for a in args]
+    out = tmp_path / "run"
+    resume_args = ["--out", str(out)] if "--resume" not in args else []
+    assert main(["train", *args, *resume_args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and err.startswith("ganbench: error: ")
+    assert not out.exists() and not (tmp_path / "data").exists()
+
+
+def test_train_writes_its_outputs_then_resume_and_sample(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY_SET, "--out", str(out), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for name in ("config.yaml", "history.jsonl", "result.json", "samples.png", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    assert result == json.loads((out / "result.json").read_text())
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    assert [h["step"] for h in history if h["kind"] == "eval"] == [10, 20]
+    assert [h["step"] for h in history if h["kind"] == "train"] == [5, 10, 15, 20]
+
+    # A second run into the same folder must say --resume.
+    assert main(["train", *TINY_SET, "--out", str(out)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    # Resuming a finished run with more steps needs --force (the config changed).
+    assert main(["train", *TINY_SET, "--set", "train.steps=30", "--out", str(out), "--resume"]) == 2
+    assert "train.steps: differs from the checkpoint" in capsys.readouterr().err
+    assert main(["train", *TINY_SET, "--set", "train.steps=30", "--out", str(out), "--resume", "--force"]) == 0
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
+    steps = [h["step"] for h in history if h["kind"] == "eval"]
+    assert steps == [10, 20, 30]  # nothing logged twice
+
+    points = tmp_path / "points.npy"
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "7", "--out", str(points)]) == 0
+    array = np.load(points)
+    assert array.dtype == np.float32 and array.shape == (7, 2)
+    again = tmp_path / "again.npy"
+    main(["sample", str(out / "checkpoint.pt"), "--n", "7", "--out", str(again)])
+    assert np.array_equal(array, np.load(again))  # same seed, same samples
+
+
+def test_sample_exports_uint8_images(tmp_path):
+    out = tmp_path / "run"
+    image_args = ["--set", "data.name=fake", "--set", "data.shape=[3,8,8]", "--set", "train.steps=2",
+                  "--set", "eval.every=2", "--set", "train.threads=1"]
+    assert main(["train", *image_args, "--out", str(out), "--json"]) == 0
+    target = tmp_path / "images.npy"
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "5", "--out", str(target), "--seed", "3"]) == 0
+    array = np.load(target)
+    assert array.dtype == np.uint8 and array.shape == (5, 3, 8, 8)
+
+
+def test_sample_errors(tmp_path, capsys):
+    assert main(["sample", str(tmp_path / "none.pt"), "--n", "3", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_list_json_names_every_registry(capsys):
+    assert main(["list", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert set(table) == {"datasets", "models", "losses", "penalties", "constraints", "presets", "metrics",
+                          "config_keys"}
+    assert "relativistic_average" in table["losses"]["entries"]
+    assert table["datasets"]["entries"]["ring8"]["defaults"]["model.name"] == "mlp"
+    assert main(["list"]) == 0
+    assert "config keys" in capsys.readouterr().out
+
+
+def test_sample_one_class_and_a_per_class_grid(tmp_path, capsys):
+    out = tmp_path / "run"
+    conditional = ["--set", "data.name=digits", "--set", "data.conditional=true", "--set", "eval.metrics=[]",
+                   "--set", "eval.select=", "--set", "train.steps=2", "--set", "eval.every=2", "--set", "model.g_width=4",
+                   "--set", "model.d_width=4", "--set", "train.threads=1"]
+    assert main(["train", *conditional, "--out", str(out), "--json"]) == 0
+    target, grid = tmp_path / "threes.npy", tmp_path / "grid.png"
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--class", "3", "--out", str(target)]) == 0
+    assert np.load(target).shape == (4, 1, 8, 8)
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--out", str(target), "--grid", str(grid)]) == 0
+    assert grid.stat().st_size > 0
+    assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--class", "12", "--out", str(target)]) == 2
+    assert "--class: 12 is not a class" in capsys.readouterr().err

@@ -1,0 +1,164 @@
+"""Reports built from the MLflow store that the sweep tests filled (a real small sweep, not a mock)."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli.main import main
+from ganbench.report.build import baseline_lines, leaderboard
+from ganbench.report.data import load_sweep_record
+from ganbench.tracking.store import default_tracking_uri
+
+pytestmark = pytest.mark.slow
+FILES = ("README.md", "index.html", "results.csv", "tiny_best_so_far.png", "tiny_final.png", "tiny_params.png",
+         "tiny_curves.png", "tiny_samples.png")
+
+
+@pytest.fixture(scope="module")
+def ci_report(ci_sweep, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    assert main(["report", ci_sweep, "--out", str(out)]) == 0
+    return out
+
+
+def test_every_file_exists(ci_report):
+    for name in FILES:
+        assert (ci_report / name).is_file() and (ci_report / name).stat().st_size > 0, name
+
+
+def test_leaderboard_ranks_as_the_stored_metrics_dictate(ci_sweep, ci_report):
+    record = load_sweep_record(ci_sweep, default_tracking_uri())
+    finals = {}
+    for trial in record.trials:
+        if trial["stage"] == "final":
+            finals.setdefault(trial["value"], []).append(trial["metrics"]["final_eval_reverse_kl"])
+    means = {value: sum(v) / len(v) for value, v in finals.items()}
+    table = [line for line in (ci_report / "README.md").read_text().splitlines() if re.match(r"\| \d+ \| `", line)]
+    ranked = [(re.search(r"`([^`]+)`", line).group(1), float(line.split("|")[3].split("±")[0])) for line in table]
+    assert {value for value, _ in ranked} == set(means)
+    for value, shown in ranked:  # each row shows its stored mean ...
+        assert shown == pytest.approx(means[value], rel=1e-3)
+    shown_means = [m for _, m in ranked]
+    assert shown_means == sorted(shown_means)  # ... and rows rank by it (reverse_kl: lower is better)
+
+
+def test_search_column_shows_what_the_search_judged_trials_on(ci_sweep):
+    record = load_sweep_record(ci_sweep, default_tracking_uri())
+    study = record.studies[0]
+    assert study["rank_on"] == "best"
+    for row in leaderboard(record, study):
+        judged = [t["metrics"]["best_reverse_kl"] for t in record.trials if t["value"] == row["value"]
+                  and t["stage"] == "search" and t["outcome"] in ("completed", "stopped_early")]
+        assert row["best_single"] == pytest.approx(min(judged))
+    lasts = {t["metrics"]["final_reverse_kl"] for t in record.trials if t["stage"] == "search"}
+    assert {row["best_single"] for row in leaderboard(record, {**study, "rank_on": "last"})} <= lasts
+
+
+def test_protocol_header_holds_the_real_values(ci_report):
+    text = (ci_report / "README.md").read_text()
+    assert "**Data**: `ring8`" in text and "with 500 generated samples" in text and "on `test`" in text
+    assert "`mlp` (G width 32, D width 16" in text and "30 generator steps per trial" in text
+    assert "2 search trials × 30 steps (tpe sampler, scheduler asha), then 1 final seeds" in text
+    assert "**Reproduce**: `ganbench sweep" in text and "torch 2." in text
+    assert "Too few seeds to rank" in text  # one seed per value cannot separate rows
+    assert "Trial counts cover both stages" in text
+
+
+def test_html_parses_and_references_only_existing_files(ci_report):
+    class Collector(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refs: list[str] = []
+            self.tables = 0
+
+        def handle_starttag(self, tag, attrs):
+            self.tables += tag == "table"
+            self.refs += [v for k, v in attrs if k in ("src", "href") and v]
+
+    parser = Collector()
+    parser.feed((ci_report / "index.html").read_text())
+    parser.close()
+    assert parser.tables >= 2 and len(parser.refs) == 5
+    for ref in parser.refs:
+        assert ref.startswith("data:image/png;base64,") or (ci_report / ref).exists(), ref[:60]
+
+
+def test_results_csv_has_one_row_per_trial(ci_sweep, ci_report):
+    rows = list(csv.DictReader((ci_report / "results.csv").open()))
+    assert len(rows) == 6 and {r["stage"] for r in rows} == {"search", "final"}
+
+
+def test_a_store_with_diverged_and_failed_trials_renders_and_counts_them(faults_sweep, tmp_path):
+    assert main(["report", faults_sweep, "--out", str(tmp_path)]) == 0
+    record = load_sweep_record(faults_sweep, default_tracking_uri())
+    rows = {r["value"]: r for r in leaderboard(record, record.studies[0])}
+    assert rows["400,1.0"]["failed"] == 1 and rows["400,3e+38"]["failed"] == 1
+    assert rows["50,3e+38"]["diverged"] == 1 and rows["50,1.0"]["completed"] == 1
+    assert all(math.isnan(r["mean"]) for r in rows.values())  # no final stage: nothing ranked
+    text = Path(tmp_path / "README.md").read_text()
+    assert "| 0 | 0 | 1 | 0 |" in text and "| 0 | 0 | 0 | 1 |" in text
+
+
+def test_sample_and_evaluate_pull_checkpoints_from_mlflow(ci_sweep, tmp_path, capsys):
+    import numpy as np
+
+    target = tmp_path / "best.npy"
+    assert main(["sample", f"{ci_sweep}:hinge:best", "--n", "6", "--out", str(target)]) == 0
+    assert np.load(target).shape == (6, 2)
+    run_id = next(t["run_id"] for t in load_sweep_record(ci_sweep, default_tracking_uri()).trials
+                  if t["outcome"] == "completed")
+    capsys.readouterr()
+    assert main(["evaluate", "--run-id", run_id, "--n", "300", "--json"]) == 0
+    assert '"reverse_kl"' in capsys.readouterr().out
+    assert main(["sample", f"{ci_sweep}:nope:best", "--n", "6", "--out", str(target)]) == 2
+
+
+def test_published_numbers_side_by_side_with_verdict_and_protocol_warning(ci_report):
+    text = (ci_report / "README.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| a made-up table"))
+    assert "| Their hinge | `hinge` | reverse_kl | 100 |" in row
+    assert "| better |" in row  # any real reverse_kl (at most log 8) beats 100 when lower is better
+    assert "⚠ differs: steps: theirs 400000, ours 30" in row and "n_samples" not in row
+
+
+def _rows(groups: dict[str, list[float]]) -> list[dict]:
+    return [{"value": v, "finals": f, "n": len(f)} for v, f in groups.items()]
+
+
+def test_baseline_question_is_answered_with_effect_sizes():
+    study = {"metric": "fid", "mode": "min", "baseline": "ns"}
+    baseline = [10.0, 10.5, 9.5, 10.2, 9.8, 10.1]
+    lines = baseline_lines(_rows({"ns": baseline, "good": [x - 3 for x in baseline], "same": [x + 0.01 for x in baseline],
+                                  "bad": [x + 4 for x in baseline]}), study)
+    table = {line.split(" | ")[0].strip("| "): line for line in lines if line.startswith("| ") and "|---" not in line}
+    assert table["good"].endswith("| better |") and table["bad"].endswith("| worse |")
+    assert table["same"].endswith("| no detectable difference |")
+    assert "| -3 |" in table["good"]
+    assert lines[-1].startswith("**Yes**: `good` beat `ns`")
+    # Higher-is-better metrics flip the direction; nothing better gives a plain "No".
+    study = {"metric": "modes", "mode": "max", "baseline": "ns"}
+    lines = baseline_lines(_rows({"ns": baseline, "low": [x - 3 for x in baseline]}), study)
+    assert lines[-1] == ("**No**: no value beats `ns` at Holm-corrected α 0.05 with 6 seeds per value; "
+                         "`low` is detectably worse.")
+
+
+def test_baseline_question_without_any_testable_difference_says_so():
+    study = {"metric": "modes", "mode": "max", "baseline": "ns"}
+    lines = baseline_lines(_rows({"ns": [8.0, 8.0, 8.0], "pack2": [8.0, 8.0, 8.0]}), study)
+    assert lines[-1].startswith("**Cannot be tested**")
+
+
+def test_metric_vs_params_draws_choice_parameters_on_a_categorical_axis(tmp_path):
+    from ganbench.report.plots import metric_vs_params
+
+    points = {"hinge": [({"model.d_norm": "batch", "optim.lr_g": 1e-3}, 40.0),
+                        ({"model.d_norm": "none", "optim.lr_g": 1e-4}, 55.0)],
+              "wgan_gp": [({"optim.lr_g": 3e-4}, 21.0)]}
+    metric_vs_params(points, ["model.d_norm", "optim.lr_g"], "fid", tmp_path / "params.png")
+    assert (tmp_path / "params.png").stat().st_size > 1000

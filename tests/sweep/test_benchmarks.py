@@ -1,0 +1,123 @@
+"""Benchmark definitions: every one loads at every budget and dry-runs on fake data; the offline ones are
+ready to run here; missing data or weights stop ``ganbench reproduce`` before anything starts; and a
+CI-sized benchmark runs end to end into a report with verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ganbench.cli.main import main
+from ganbench.config import resolve
+from ganbench.errors import GanbenchError
+from ganbench.sweep.benchmarks import available, dry_run_config, find
+from ganbench.sweep.driver import check_runnable, state_path
+from ganbench.sweep.spec import BUDGETS, load_sweep
+
+BENCHMARKS = sorted(available())
+OFFLINE = ["ring8_pacgan", "grid25_pacgan", "stacked_digits", "digits_losses"]
+TINY = Path(__file__).resolve().parent / "files" / "tiny_benchmark.yaml"
+
+
+def test_the_issue_s_benchmarks_are_all_defined():
+    assert set(OFFLINE) | {"mnist_lucic2018", "fashion_mnist_lucic2018"} <= set(BENCHMARKS)
+    assert any(name.startswith("cifar10_") for name in BENCHMARKS)
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_every_benchmark_loads_at_every_budget_with_sourced_references(name, budget):
+    sweep = load_sweep(find(name), budget)
+    assert sweep.budget == budget and sweep.benchmark["title"]
+    for study in sweep.studies:
+        assert study.seeds >= 3 and study.reference, study.name
+        assert all(ref["source"] and ref["row"] for ref in study.reference)
+    # Each budget is its own sweep: resuming one with the other's file hash is refused.
+    other = next(b for b in BUDGETS if b != budget)
+    assert load_sweep(find(name), other).sha256 != sweep.sha256
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_every_benchmark_dry_runs_on_fake_data(name, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_HOME", str(tmp_path))
+    assert main(["reproduce", name, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"dry run of {name} (small budget) passed" in out
+    assert not (tmp_path / "sweeps").exists() and not (tmp_path / "mlflow").exists()  # nothing was started
+
+
+def test_dry_run_keeps_the_real_shape_and_model():
+    study = load_sweep(find("stacked_digits")).studies[0]
+    config = resolve(dry_run_config(study, study.values()[0]))
+    assert config.data.name == "fake" and tuple(config.data.shape) == (3, 8, 8) and config.model.name == "dcgan"
+    study = load_sweep(find("digits_losses")).studies[0]
+    began = resolve(dry_run_config(study, {"loss.name": "began"}))
+    assert began.model.name == "began" and began.loss.name == "boundary_equilibrium"
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_offline_benchmarks_are_ready_here_with_ten_seeds(name):
+    for study in load_sweep(find(name), "small").studies:
+        check_runnable(study, {"CPU": 2.0})
+        assert study.seeds >= 10
+
+
+def test_digits_losses_is_lucic_s_design():
+    study = load_sweep(find("digits_losses"), "small").studies[0]
+    losses = [v["loss.name"] for v in study.values()]
+    assert losses == ["minimax", "non_saturating", "least_squares", "wgan", "wgan_gp", "dragan", "began", "hinge",
+                      "relativistic_average"]
+    assert study.metric == "fid_lenet_digits" and study.baseline == "non_saturating"
+    assert study.nuisance["optim.lr_g"].args == (1e-5, 1e-2) and study.nuisance["train.disc_steps"].args == (1, 5)
+    assert study.space({"loss.name": "wgan"})["loss.clip_value"].args == (1e-3, 1.0)
+    assert study.space({"loss.name": "wgan_gp"})["loss.penalty_weight"].args == (0.1, 100.0)
+    assert "model.d_norm" not in study.space({"loss.name": "wgan_gp"})  # penalties assume no batch norm in D
+    # An equal budget: the same trials, steps and seeds for every loss.
+    steps = {resolve(study.config(v, {})).train.steps for v in study.values()}
+    assert steps == {400} and study.sampler == "random" and study.scheduler == "none"
+
+
+def test_missing_data_and_weights_stop_before_anything_starts(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GANBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GANBENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("GANBENCH_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.delenv("GANBENCH_ALLOW_DOWNLOAD", raising=False)
+    assert main(["reproduce", "mnist_lucic2018"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("ganbench: error: mnist_lucic2018 cannot run here: ")
+    assert "MNIST/raw" in err and "train-images-idx3-ubyte" in err and "weights-inception-2015-12-05" in err
+    assert not (tmp_path / "home").exists()
+
+
+def test_unknown_benchmark_and_budget_errors_name_the_choices(capsys):
+    assert main(["reproduce", "ring8_pacgna"]) == 2
+    assert "did you mean 'ring8_pacgan'" in capsys.readouterr().err
+    with pytest.raises(GanbenchError, match="--budget: .*is a sweep file"):
+        load_sweep(Path(__file__).resolve().parent / "files" / "tiny.yaml", "small")
+
+
+def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench_home, tmp_path, capsys):
+    from mlflow import MlflowClient
+
+    from ganbench.tracking.store import default_tracking_uri
+
+    out = tmp_path / "report"
+    assert main(["reproduce", str(TINY), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| PacGAN Table 1 | PacGAN2 | `non_saturating,2` | modes | 7.9 ± 0.1 |" in printed  # the verdict table
+    assert "Does any value beat `non_saturating,1`?" in printed  # and the baseline's answer
+    report = (out / "README.md").read_text()
+    assert "**small budget**" in report and "Packing on a small ring8" in report
+    assert "context only (VEEGAN is not implemented)" in report
+    assert "### Does any value beat `non_saturating,1`?" in report and "3 final seeds" in report
+    assert state_path("tiny_benchmark-small").exists()
+    client = MlflowClient(default_tracking_uri())
+    experiment = client.get_experiment_by_name("ganbench/tiny_benchmark-small")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1 + 2 + 2 * 3  # parent, one search trial per value, three final seeds per value
+    # Running it again continues the finished sweep: nothing reruns, the report is rebuilt.
+    assert main(["reproduce", str(TINY), "--out", str(out)]) == 0
+    assert len(client.search_runs([experiment.experiment_id])) == len(runs)

@@ -1,0 +1,182 @@
+"""End to end: a CI-sized sweep on a local Ray, tracked in one MLflow store that later tests reuse."""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from ganbench.cli.main import main
+from ganbench.sweep.driver import state_path
+from ganbench.tracking.store import default_tracking_uri
+
+SWEEPS = Path(__file__).resolve().parent / "files"
+pytestmark = pytest.mark.slow
+
+
+def runs_of(experiment: str) -> list:
+    client = MlflowClient(default_tracking_uri())
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], max_results=1000) if found else []
+
+
+def test_store_holds_one_parent_and_one_child_per_trial(ci_sweep):
+    runs = runs_of(f"ganbench/{ci_sweep}")
+    parents = [r for r in runs if r.data.tags.get("ganbench.kind") == "sweep"]
+    children = [r for r in runs if r.data.tags.get("ganbench.kind") == "trial"]
+    assert len(parents) == 1
+    assert len(children) == 2 * 2 + 2 * 1  # search trials, then one final seed per loss
+    assert len({r.data.tags["ganbench.trial_id"] for r in children}) == len(children)
+    assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id for r in children)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    parent = parents[0]
+    assert {"command", "ganbench", "torch", "ray", "optuna", "mlflow"} <= set(parent.data.params)
+    client = MlflowClient(default_tracking_uri())
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "search_space")} == {
+        "search_space/sweep.yaml", "search_space/studies.json"}
+
+
+def test_children_carry_params_curves_tags_images_and_checkpoint(ci_sweep):
+    client = MlflowClient(default_tracking_uri())
+    children = [r for r in runs_of(f"ganbench/{ci_sweep}") if r.data.tags.get("ganbench.kind") == "trial"]
+    for run in children:
+        tags = run.data.tags
+        assert tags["sweep"] == "ci" and tags["study"] == "tiny" and tags["value"] in ("non_saturating", "hinge")
+        assert tags["stage"] in ("search", "final") and tags["outcome"] in ("completed", "stopped_early")
+        assert run.data.params["loss.name"] == tags["value"] and "optim.lr_g" in run.data.params
+        assert tags["seed"] == run.data.params["seed"]
+        for key in run.data.metrics:  # every metric's steps strictly increase: nothing logged twice
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+            assert steps == sorted(set(steps)), key
+        assert client.get_metric_history(run.info.run_id, "reverse_kl")[0].step == 10
+        assert run.data.params["train.threads"] == "1"  # torch threads match the trial's CPUs
+        assert "best_reverse_kl" in run.data.metrics
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert "images" in artifacts
+        if tags["outcome"] == "completed":
+            assert "final_reverse_kl" in run.data.metrics
+            assert 0 < run.data.metrics["tracking_s"] < run.data.metrics["trial_wall_s"]
+            assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")] == ["checkpoint/checkpoint.pt"]
+    finals = [r for r in children if r.data.tags["stage"] == "final"]
+    assert {r.data.tags["seed"] for r in finals} == {"1000"}  # apart from the search's seed (0)
+    assert all(math.isfinite(r.data.metrics["final_eval_reverse_kl"]) for r in finals)
+
+
+def test_evaluate_reproduces_a_final_trials_leaderboard_number(ci_sweep, capsys):
+    """`ganbench evaluate` runs the trial's own final evaluation: same protocol, same noise, same numbers."""
+    finals = [r for r in runs_of(f"ganbench/{ci_sweep}") if r.data.tags.get("stage") == "final"
+              and r.data.tags["outcome"] == "completed"]
+    assert finals
+    for run in finals:
+        capsys.readouterr()
+        assert main(["evaluate", "--run-id", run.info.run_id, "--json"]) == 0
+        evaluated = json.loads(capsys.readouterr().out)
+        logged = {k.removeprefix("final_eval_"): v for k, v in run.data.metrics.items() if k.startswith("final_eval_")}
+        assert logged and evaluated["metrics"] == pytest.approx(logged, rel=1e-6)
+        assert str(evaluated["protocol"]) == run.data.tags["final_protocol"]
+
+
+def test_name_reuse_without_resume_is_refused(ci_sweep, capsys):
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", ci_sweep]) == 2
+    assert "add --resume" in capsys.readouterr().err
+
+
+def test_resume_of_a_finished_sweep_reruns_nothing(ci_sweep):
+    before = {r.info.run_id for r in runs_of(f"ganbench/{ci_sweep}")}
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", ci_sweep, "--resume"]) == 0
+    assert {r.info.run_id for r in runs_of(f"ganbench/{ci_sweep}")} == before
+
+
+def test_resume_with_a_changed_file_is_refused(ci_sweep, tmp_path, capsys):
+    changed = tmp_path / "tiny.yaml"
+    changed.write_text((SWEEPS / "tiny.yaml").read_text().replace("num_samples: 2", "num_samples: 3"))
+    assert main(["sweep", str(changed), "--name", ci_sweep, "--resume"]) == 2
+    assert "changed since sweep" in capsys.readouterr().err
+
+
+def test_failing_and_diverging_trials_do_not_take_the_sweep_down(faults_sweep):
+    children = {(r.data.params.get("train.batch_size"), r.data.params.get("loss.penalty_weight")): r
+                for r in runs_of("ganbench/faults") if r.data.tags.get("ganbench.kind") == "trial"}
+    assert len(children) == 4  # one run each: nothing retried
+    for (batch, _), run in children.items():
+        if batch == "400":
+            assert run.info.status == "FAILED" and run.data.tags["outcome"] == "failed"
+            assert "exceeds" in run.data.tags["failure_reason"]
+    diverged = children[("50", "3e+38")]
+    assert diverged.data.tags["outcome"] == "diverged"
+    assert diverged.data.metrics["reverse_kl"] == pytest.approx(math.log(8))  # finite worst value
+    assert children[("50", "1.0")].data.tags["outcome"] == "completed"
+
+
+def tune_results(home: Path, experiment: str) -> list[list[dict]]:
+    """Every trial's results as Tune saw them (what ASHA and the searcher judged)."""
+    import json
+
+    return [[json.loads(line) for line in path.read_text().splitlines()]
+            for path in sorted((home / "ray_results" / experiment).glob("*/result.json"))]
+
+
+@pytest.mark.parametrize(("sweep_fixture", "experiment"), [("ci_sweep", "ci-tiny-search"),
+                                                           ("faults_sweep", "faults-faults-search")])
+def test_every_search_result_carries_the_objective(request, ganbench_home, sweep_fixture, experiment):
+    """ASHA lets a result without its metric pass silently, so a missing objective would disable early stopping:
+    evaluations, divergences and failures must all report ``best_reverse_kl``."""
+    request.getfixturevalue(sweep_fixture)
+    trials = tune_results(ganbench_home, experiment)
+    assert trials and all(results for results in trials)
+    for results in trials:
+        assert all("best_reverse_kl" in r for r in results if "reverse_kl" in r)
+        assert all(math.isfinite(r["best_reverse_kl"]) for r in results if "best_reverse_kl" in r)
+
+
+def test_bad_sweep_file_starts_nothing(ganbench_home, tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((SWEEPS / "tiny.yaml").read_text().replace("metric: reverse_kl", "metric: fid"))
+    assert main(["sweep", str(bad), "--name", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganbench: error: metric:") and len(err.strip().splitlines()) == 1
+    assert not state_path("bad").exists()
+
+
+def test_unreachable_tracking_server_is_one_line_exit_2(ganbench_home):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "ganbench", "sweep", str(SWEEPS / "tiny.yaml"), "--name", "nowhere",
+                           "--tracking-uri", f"http://127.0.0.1:{port}"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("ganbench:") or "Traceback" in line]
+    assert lines == [f"ganbench: error: tracking URI http://127.0.0.1:{port}: no MLflow server answers "
+                     "([Errno 111] Connection refused); start one with `mlflow server --host HOST --port PORT`, or "
+                     "unset MLFLOW_TRACKING_URI and drop --tracking-uri to use the local store"]
+    assert time.perf_counter() - started < 60  # not MLflow's minutes of retries
+    assert not state_path("nowhere").exists()
+
+
+def test_unreachable_ray_address_is_one_line_exit_2(ganbench_home, capsys):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", "noray", "--address", f"127.0.0.1:{port}", "--plan"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"ganbench: error: --address 127.0.0.1:{port}: nothing answers there (Connection refused); start a head with "
+        "`ray start --head --port PORT`, or drop --address (and unset RAY_ADDRESS) for a local Ray"]
+    assert not state_path("noray").exists()
+
+
+def test_plan_prints_budget_and_refuses_missing_gpus(ganbench_home, tmp_path, capsys):
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "search 4 trials" in out and "final 2 reruns" in out and "estimate" in out
+    gpu = tmp_path / "gpu.yaml"
+    gpu.write_text((SWEEPS / "tiny.yaml").read_text().replace("resources: {cpu: 1}", "resources: {cpu: 1, gpu: 0.25}"))
+    assert main(["sweep", str(gpu), "--plan"]) == 2
+    assert "resources.gpu: 0.25 GPU per trial requested, but this cluster has no GPU" in capsys.readouterr().err

@@ -1,0 +1,156 @@
+"""Sweep files are validated before Ray starts; every error names its key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ganbench.errors import ConfigError, GanbenchError
+from ganbench.sweep.spec import load_sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = yaml.safe_load((ROOT / "tests" / "sweep" / "files" / "tiny.yaml").read_text())
+
+
+def write(tmp_path, tree) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    return path
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("search_spaces/*.yaml")) + sorted(ROOT.glob("tests/sweep/files/*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_sweep_files_validate(path):
+    sweep = load_sweep(path)
+    assert sweep.studies and len(sweep.sha256) == 64
+
+
+def test_values_spaces_and_configs():
+    study = load_sweep(ROOT / "tests" / "sweep" / "files" / "tiny.yaml").studies[0]
+    assert [study.label(v) for v in study.values()] == ["non_saturating", "hinge"]
+    assert set(study.space({"loss.name": "hinge"})) == {"optim.lr_g", "optim.lr_d"}
+    assert set(study.space({"loss.name": "non_saturating"})) == {"optim.lr_g"}
+
+
+def test_cross_product_of_scientific_keys(tmp_path):
+    tree = {**BASE, "scientific": {"loss.name": ["hinge", "least_squares"], "model.pack": [1, 2]}, "reference": []}
+    tree["nuisance"] = {"optim.lr_g": {"uniform": [1e-4, 1e-3]}}
+    assert len(load_sweep(write(tmp_path, tree)).studies[0].values()) == 4
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"metrc": "x"}, "metrc: unknown sweep key; did you mean 'metric'?"),
+    ({"mode": "lowest"}, "mode: invalid value 'lowest'; available: max, min"),
+    ({"metric": "fid"}, "metric: 'fid' is not reported for non_saturating"),
+    ({"num_samples": 0}, "num_samples: expected an integer >= 1, got 0"),
+    ({"fixed": {"train.stesp": 3}}, "fixed.train.stesp: unknown config key; did you mean 'train.steps'?"),
+    ({"scientific": {"loss.name": ["hinge", "hnge"]}}, "loss.name: unknown loss 'hnge'"),
+    ({"nuisance": {"optim.lr_g": {"logunif": [1, 2]}}}, "nuisance.optim.lr_g: unknown distribution 'logunif'"),
+    ({"nuisance": {"optim.lr_g": {"loguniform": [0, 1]}}}, "nuisance.optim.lr_g: loguniform needs low > 0"),
+    ({"nuisance": {"optim.lr_g": {"uniform": [2, 1]}}}, "nuisance.optim.lr_g: low must be below high"),
+    ({"nuisance": {"per_value": {"wgan": {"loss.clip_value": {"uniform": [0.01, 0.1]}}}}},
+     "nuisance.per_value.wgan: not a compared value"),
+    ({"searcher": {"name": "optuna", "sampler": "cmaes"}}, "searcher.sampler: invalid value 'cmaes'"),
+    ({"scheduler": {"name": "pbt"}}, "scheduler.name: invalid value 'pbt'; available: asha, none"),
+    ({"rank_on": "average"}, "rank_on: invalid value 'average'; available: best, last"),
+    ({"fixed": {**BASE["fixed"], "loss.penalty": "r1", "model.d_norm": "batch"}}, "loss.penalty: r1 is a per-sample"),
+])
+def test_bad_sweep_files_name_the_key(tmp_path, change, message):
+    with pytest.raises(ConfigError) as error:
+        load_sweep(write(tmp_path, {**BASE, **change}))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_studies_list_and_malformed_yaml(tmp_path):
+    two = write(tmp_path, {"studies": [BASE, {**BASE, "study": "other"}]})
+    assert [s.name for s in load_sweep(two).studies] == ["tiny", "other"]
+    with pytest.raises(ConfigError, match="study names must be unique"):
+        load_sweep(write(tmp_path, {"studies": [BASE, BASE]}))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("study: [x\n")
+    with pytest.raises(GanbenchError, match="malformed YAML"):
+        load_sweep(bad)
+
+
+def test_explicit_variants_and_their_labels(tmp_path):
+    tree = {**BASE, "reference": [], "nuisance": {"optim.lr_g": {"uniform": [1e-4, 1e-3]}},
+            "scientific": [{"loss.name": "non_saturating", "model.pack": 1},
+                           {"loss.name": "non_saturating", "model.pack": 2}, {"loss.name": "hinge", "model.pack": 1}],
+            "baseline": "non_saturating,1"}
+    study = load_sweep(write(tmp_path, tree)).studies[0]
+    assert [study.label(v) for v in study.values()] == ["non_saturating,1", "non_saturating,2", "hinge,1"]
+    assert study.config(study.values()[1], {})["model.pack"] == 2
+    with pytest.raises(ConfigError, match="share a label"):
+        load_sweep(write(tmp_path, {**tree, "scientific": [{"loss.name": "hinge"}, {"loss.name": "hinge"}]}))
+    with pytest.raises(ConfigError, match=r"baseline: not a compared value; did you mean 'non_saturating,"):
+        load_sweep(write(tmp_path, {**tree, "baseline": "non_saturating,3"}))
+    with pytest.raises(ConfigError, match=r"scientific\[1\]\.loss\.nme: unknown config key"):
+        load_sweep(write(tmp_path, {**tree, "scientific": [{"loss.name": "hinge"}, {"loss.nme": "hinge"}]}))
+
+
+def test_reference_rows_without_a_counterpart_are_context(tmp_path):
+    context = {"source": "VEEGAN Table 1", "row": "VEEGAN", "metric": "modes", "mean": 8, "tolerance": 0.5,
+               "note": "not implemented"}
+    assert load_sweep(write(tmp_path, {**BASE, "reference": [context]})).studies[0].reference == [context]
+    with pytest.raises(ConfigError, match=r"reference\[0\]\.value: not a compared value"):
+        load_sweep(write(tmp_path, {**BASE, "reference": [{**context, "value": "veegan"}]}))
+
+
+def test_benchmark_budgets_override_study_keys(tmp_path):
+    benchmark = {"title": "t", "budgets": {"small": {"fixed": {"train.steps": 40}, "seeds": 10, "num_samples": 3},
+                                           "paper": {"fixed": {"train": {"steps": 400000}}, "seeds": 50}}}
+    path = write(tmp_path, {**BASE, "benchmark": benchmark})
+    small, paper = load_sweep(path).studies[0], load_sweep(path, "paper").studies[0]
+    assert (small.fixed["train.steps"], small.seeds, small.num_samples) == (40, 10, 3)
+    assert (paper.fixed["train.steps"], paper.seeds, paper.num_samples) == (400000, 50, 2)
+    assert small.fixed["data.size"] == paper.fixed["data.size"] == 2000  # other fixed keys stay
+    with pytest.raises(ConfigError, match=r"benchmark.budgets.huge: unknown budget; available: paper, small"):
+        load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"huge": {}}}}))
+    with pytest.raises(ConfigError, match=r"benchmark.budgets.small.seed: unknown sweep key; did you mean 'seeds'"):
+        load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {"seed": 3}}}}))
+    with pytest.raises(ConfigError, match=r"--budget: invalid value 'paper'; available: small"):
+        load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {}}}}), "paper")
+
+
+def test_searcher_scheduler_and_resources_keys_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match=r"searcher.n_startup: unknown key; did you mean 'n_startup_trials'"):
+        load_sweep(write(tmp_path, {**BASE, "searcher": {"name": "optuna", "n_startup": 3}}))
+    with pytest.raises(ConfigError, match=r"scheduler.grace: unknown key; available: grace_period, name, reduction_factor"):
+        load_sweep(write(tmp_path, {**BASE, "scheduler": {"name": "asha", "grace": 3}}))
+    with pytest.raises(ConfigError, match=r"resources.gpus: unknown key; did you mean 'gpu'"):
+        load_sweep(write(tmp_path, {**BASE, "resources": {"gpus": 1}}))
+
+
+@pytest.mark.parametrize(("num_samples", "explicit", "startup"), [(2, 0, 3), (12, 0, 4), (100, 0, 10), (12, 6, 6)])
+def test_tpe_start_up_scales_with_the_budget(tmp_path, num_samples, explicit, startup):
+    searcher = {"name": "optuna", "sampler": "tpe", **({"n_startup_trials": explicit} if explicit else {})}
+    study = load_sweep(write(tmp_path, {**BASE, "num_samples": num_samples, "searcher": searcher})).studies[0]
+    assert study.startup_trials() == startup
+
+
+@pytest.mark.parametrize(("rank_on", "objective"), [(None, "best_reverse_kl"), ("best", "best_reverse_kl"),
+                                                    ("last", "reverse_kl")])
+def test_trials_are_judged_on_their_best_checkpoint_by_default(tmp_path, rank_on, objective):
+    tree = {**BASE, **({"rank_on": rank_on} if rank_on else {})}
+    assert load_sweep(write(tmp_path, tree)).studies[0].objective == objective
+
+
+def test_plain_sweep_files_hash_as_before_budgets_existed():
+    import hashlib
+
+    from ganbench import __version__
+
+    sweep = load_sweep(ROOT / "tests" / "sweep" / "files" / "tiny.yaml")
+    assert sweep.sha256 == hashlib.sha256((sweep.text + "\n" + __version__).encode()).hexdigest()
+
+
+def test_reference_metric_and_protocol_keys_are_checked(tmp_path):
+    row = {"source": "s", "row": "r", "value": "hinge", "metric": "reverse_kl", "mean": 1, "tolerance": 0.1}
+    with pytest.raises(ConfigError, match=r"reference\[0\]\.metric: 'modse' is not reported for hinge; did you mean"):
+        load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "metric": "modse"}]}))
+    with pytest.raises(ConfigError, match=r"reference\[0\]\.protocol\.step: unknown protocol key; did you mean 'steps'"):
+        load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "protocol": {"step": 1}}]}))
+    # A context row may name a metric computed elsewhere (Inception FID on MNIST).
+    load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "value": None, "metric": "fid_inception"}]}))

@@ -1,0 +1,201 @@
+"""The package's shape, read from its source with ``ast``: no import cycle, dependencies pointing one way
+between the declared layers, the config schema a leaf, and every import inside a function explained."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "ganbench"
+
+# Lowest first. A module belongs to the layer of its longest matching prefix; it may import its own layer
+# and the ones below at run time, and a higher layer only under TYPE_CHECKING.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("ganbench", "ganbench.errors", "ganbench.registry", "ganbench.resources"),
+    ("ganbench.data", "ganbench.models", "ganbench.gan", "ganbench.metrics"),  # components, by registry
+    ("ganbench.config",),  # the schema, and the loader that validates against the registries
+    ("ganbench.training",),
+    ("ganbench.tracking",),
+    ("ganbench.sweep", "ganbench.report"),
+    ("ganbench.cli", "ganbench.__main__"),
+)
+# Imports inside functions that remain, each with a comment saying why (start-up time, mostly).
+MAX_FUNCTION_IMPORTS = 60
+
+
+@dataclass(frozen=True)
+class Import:
+    source: str          # importing module
+    target: str          # imported ganbench module
+    line: int
+    in_function: bool
+    text: str
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _type_checking_nodes(tree: ast.Module) -> set[int]:
+    nodes: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            nodes |= {id(sub) for sub in ast.walk(node)}
+    return nodes
+
+
+def _function_nodes(tree: ast.Module) -> set[int]:
+    nodes: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            nodes |= {id(sub) for sub in ast.walk(node) if sub is not node}
+    return nodes
+
+
+def _targets(source: str, node: ast.Import | ast.ImportFrom) -> Iterator[str]:
+    """The ganbench modules an import statement runs: the module, its submodules named in a ``from``, and the
+    packages above it that the importer is not already inside (their ``__init__`` runs too)."""
+    if isinstance(node, ast.Import):
+        named = [alias.name for alias in node.names]
+    else:
+        assert node.level == 0, f"{source}: relative import"
+        submodules = [f"{node.module}.{alias.name}" for alias in node.names]
+        # ``from ganbench.metrics import fidelity`` inside ganbench.metrics needs only the submodule: the
+        # package's __init__ is already running. Any other name comes from the __init__ itself.
+        within = source.startswith(f"{node.module}.")
+        named = submodules if within and all(m in MODULES for m in submodules) else [node.module or "", *submodules]
+    for name in named:
+        if name not in MODULES:
+            continue
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            prefix = ".".join(parts[:depth])
+            inside = source == prefix or source.startswith(prefix + ".")
+            if prefix in MODULES and (prefix == name or not inside) and prefix != source:
+                yield prefix
+
+
+def imports() -> list[Import]:
+    found = []
+    for source, path in MODULES.items():
+        text = path.read_text()
+        tree = ast.parse(text)
+        type_only, in_function = _type_checking_nodes(tree), _function_nodes(tree)
+        lines = text.splitlines()
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)) or id(node) in type_only:
+                continue
+            # A function-level import of a third-party module counts too (it is what start-up time is about).
+            if id(node) in in_function:
+                found.append(Import(source, "", node.lineno, True, "\n".join(lines[node.lineno - 2:node.lineno])))
+            for target in dict.fromkeys(_targets(source, node)):
+                found.append(Import(source, target, node.lineno, id(node) in in_function, ""))
+    return found
+
+
+IMPORTS = imports()
+
+
+def layer_of(module: str) -> int:
+    best, index = "", -1
+    for i, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > len(best):
+                best, index = prefix, i
+    return index
+
+
+def test_every_module_has_a_layer() -> None:
+    assert [m for m in MODULES if layer_of(m) < 0] == []
+
+
+def test_no_import_cycle() -> None:
+    graph: dict[str, set[str]] = {m: set() for m in MODULES}
+    for edge in IMPORTS:
+        if edge.target:
+            graph[edge.source].add(edge.target)
+    # Tarjan's strongly connected components: any with two or more modules is a cycle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in graph[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    assert cycles == []
+
+
+def test_dependencies_point_down() -> None:
+    upward = [f"{e.source}:{e.line} imports {e.target}" for e in IMPORTS
+              if e.target and layer_of(e.target) > layer_of(e.source)]
+    assert upward == []
+
+
+def test_config_schema_is_a_leaf() -> None:
+    assert [e.target for e in IMPORTS if e.source == "ganbench.config.schema" and e.target] == []
+
+
+def test_only_the_config_loader_imports_registries_within_config() -> None:
+    components = LAYERS[1]
+    importers = {e.source for e in IMPORTS if e.target and e.source.startswith("ganbench.config")
+                 and any(e.target == p or e.target.startswith(p + ".") for p in components)}
+    assert importers <= {"ganbench.config.loading", "ganbench.config.validation"}
+
+
+def test_imports_inside_functions_are_few_and_explained() -> None:
+    inner = [e for e in IMPORTS if e.in_function and not e.target]
+    unexplained = [f"{e.source}:{e.line}" for e in inner if "#" not in e.text]
+    assert unexplained == []
+    assert len(inner) <= MAX_FUNCTION_IMPORTS
+
+
+@pytest.mark.parametrize("package", sorted(m for m, p in MODULES.items() if p.name == "__init__.py"
+                                           and m != "ganbench"))
+def test_subpackages_state_their_public_surface(package: str) -> None:
+    tree = ast.parse(MODULES[package].read_text())
+    names = [t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+    assert "__all__" in names, f"{package}/__init__.py has no __all__"
+    assert ast.get_docstring(tree), f"{package}/__init__.py says nothing about its layer"
+
+
+def test_top_level_holds_few_modules() -> None:
+    top = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(top) <= 8, top
+
+
+def test_tests_import_no_private_names() -> None:
+    private = []
+    for path in Path(__file__).resolve().parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("ganbench"):
+                private += [f"{path.name}: {node.module}.{a.name}" for a in node.names
+                            if a.name.startswith("_") and not a.name.endswith("__")]
+    assert private == []

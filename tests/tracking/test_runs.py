@@ -1,0 +1,54 @@
+"""The trial-run lifecycle against a real MLflow store (sqlite in a temp folder)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ganbench.tracking.runs import COUNTED, OUTCOME_TAG, REASON_TAG, Outcome, TrialRuns
+from ganbench.tracking.store import Tracker
+
+META = {"study": "s", "value": "hinge", "stage": "search"}
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> TrialRuns:
+    monkeypatch.setenv("GANBENCH_HOME", str(tmp_path))
+    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "ganbench/unit")
+    tracker.ensure_experiment()
+    return TrialRuns(tracker, "unit", tracker.parent_run("unit", {}))
+
+
+def test_a_trial_has_one_run_however_often_it_is_opened(runs):
+    first, last_step = runs.open("t1", META, seed=3)
+    assert last_step == -1
+    runs.tracker.log_metrics(first, {"step": 20, "reverse_kl": 0.5}, step=20)
+    again, last_step = runs.open("t1", META, seed=3)  # a restored trial
+    assert again == first and last_step == 20
+    run = runs.tracker.client.get_run(first)
+    assert run.data.tags["mlflow.parentRunId"] == runs.parent_run_id
+    assert run.data.tags[OUTCOME_TAG] == "running" and run.data.tags["seed"] == "3"
+    assert run.info.run_name == "s-hinge-search-t1"
+
+
+@pytest.mark.parametrize(("outcome", "status"), [(Outcome.COMPLETED, "FINISHED"), (Outcome.STOPPED_EARLY, "FINISHED"),
+                                                 (Outcome.DIVERGED, "FINISHED"), (Outcome.FAILED, "FAILED")])
+def test_closing_records_the_outcome_and_the_matching_status(runs, outcome, status):
+    run_id, _ = runs.open("t1", META)
+    runs.close(run_id, outcome, reason="ValueError: boom" if outcome is Outcome.FAILED else "")
+    run = runs.tracker.client.get_run(run_id)
+    assert run.info.status == status and run.data.tags[OUTCOME_TAG] == outcome.value
+    assert (REASON_TAG in run.data.tags) == (outcome is Outcome.FAILED)
+    assert runs.closed(run_id) and runs.outcome(run_id) is outcome
+
+
+def test_a_closed_run_stays_closed_when_its_trial_is_replayed(runs):
+    run_id, _ = runs.open("t1", META)
+    runs.close(run_id, Outcome.COMPLETED)
+    again, _ = runs.open("t1", META)
+    assert again == run_id and runs.closed(run_id)
+    assert runs.tracker.client.get_run(run_id).info.status == "FINISHED"
+
+
+def test_outcomes_that_deliver_a_number():
+    assert {o for o in COUNTED if o.delivered} == {Outcome.COMPLETED, Outcome.STOPPED_EARLY}
+    assert Outcome.of("completed") is Outcome.COMPLETED and Outcome.of("something else") is None
