@@ -15,9 +15,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ganbench"
 # Lowest first. A module belongs to the layer of its longest matching prefix; it may import its own layer
 # and the ones below at run time, and a higher layer only under TYPE_CHECKING.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ganbench", "ganbench.errors", "ganbench.registry", "ganbench.resources"),
+    # Leaves. The config schema and value checks are here, but importing them at run time would run
+    # ganbench/config/__init__ (the loader, two layers up), so components name config types under TYPE_CHECKING.
+    ("ganbench", "ganbench.errors", "ganbench.registry", "ganbench.resources", "ganbench.config.schema",
+     "ganbench.config.values"),
     ("ganbench.data", "ganbench.models", "ganbench.gan", "ganbench.metrics"),  # components, by registry
-    ("ganbench.config",),  # the schema, and the loader that validates against the registries
+    ("ganbench.config",),  # the loader: defaults and validation against the components' registries
     ("ganbench.training",),
     ("ganbench.tracking",),
     ("ganbench.sweep", "ganbench.report"),
@@ -161,6 +164,7 @@ def test_dependencies_point_down() -> None:
 
 def test_config_schema_is_a_leaf() -> None:
     assert [e.target for e in IMPORTS if e.source == "ganbench.config.schema" and e.target] == []
+    assert {e.target for e in IMPORTS if e.source == "ganbench.config.values" and e.target} <= {"ganbench.errors"}
 
 
 def test_only_the_config_loader_imports_registries_within_config() -> None:

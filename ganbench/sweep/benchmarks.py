@@ -20,8 +20,9 @@ from ganbench.data.base import DATASETS
 from ganbench.errors import DataError, GanbenchError, choices_hint
 from ganbench.report.build import build_report
 from ganbench.resources import benchmarks_folder
-from ganbench.sweep.driver import SweepOptions, check_runnable, default_name, load_state, missing_inputs, run
+from ganbench.sweep.driver import SweepOptions, check_runnable, default_name, missing_inputs, run
 from ganbench.sweep.spec import Study, SweepFile, load_sweep
+from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.store import default_tracking_uri
 from ganbench.training.loop import train
 
@@ -126,7 +127,8 @@ def reproduce(options: ReproduceOptions) -> int:
     title = sweep.benchmark.get("title", path.stem)
     print(f"reproduce {title}: budget {sweep.budget}; sweep {name}")
     # A reproduce that was killed continues where it stopped; the file hash guards against a changed file.
-    run(SweepOptions(file=str(path), name=name, resume=load_state(name) is not None, address=options.address,
+    started = SweepState(storage_root(options.storage), name).load() is not None
+    run(SweepOptions(file=str(path), name=name, resume=started, address=options.address,
                      tracking_uri=options.tracking_uri, storage=options.storage,
                      max_concurrent=options.max_concurrent, budget=sweep.budget))
     out = Path(options.out or f"reports/benchmarks/{name}")

@@ -2,8 +2,9 @@
 
 The driver validates the sweep file before Ray starts, prepares the real-side statistics once, creates
 the MLflow experiment and the sweep's parent run, then runs each study's stages through the Ray
-adapter (``ganbench.sweep.tuner``). Its state (stage reached, best configs, file hash) lives in
-``$GANBENCH_HOME/sweeps/<name>.json`` so that ``--resume`` continues where a killed driver stopped.
+adapter (``ganbench.sweep.tuner``). Its state (stage reached, best configs, file hash) lives under
+``--storage`` (``ganbench.sweep.state``), so that ``--resume`` continues where a killed driver stopped,
+from any machine that reaches the same storage and tracking URI.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from ganbench.metrics.image import FidelityMetric
 from ganbench.sweep.ray_cluster import init_ray, start_ray
 from ganbench.sweep.results import best_configs, format_summary, summarise
 from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep
+from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.runs import TrialRuns
-from ganbench.tracking.store import Tracker, default_tracking_uri, home, ui_command
+from ganbench.tracking.store import Tracker, default_tracking_uri, ui_command
 from ganbench.training.loop import train
 from ganbench.training.sampling import dataset_of
 
@@ -54,40 +56,9 @@ class SweepOptions:
     budget: str | None = None      # benchmark files only: small (this machine) or paper
 
 
-def state_path(name: str) -> Path:
-    return home() / "sweeps" / f"{name}.json"
-
-
-def load_state(name: str) -> dict[str, Any] | None:
-    path = state_path(name)
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def save_state(name: str, state: dict[str, Any]) -> None:
-    path = state_path(name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(state, indent=2))
-    os.replace(partial, path)
-
-
 def default_name(sweep: SweepFile) -> str:
     """The file's stem; a benchmark's budget is part of its name (ring8_pacgan-small)."""
     return f"{sweep.path.stem}-{sweep.budget}" if sweep.budget else sweep.path.stem
-
-
-def storage_root(option: str | None) -> str:
-    if option is None:
-        return str(home() / "ray_results")
-    if "://" in option:
-        return option
-    if not os.path.isabs(option):
-        raise ConfigError("--storage", f"must be an absolute path or a URI (s3://, gs://, ...), got {option!r}")
-    return option
-
-
-def max_steps(study: Study) -> int:
-    return resolve(study.config(study.values()[0], {})).train.steps
 
 
 def missing_inputs(study: Study) -> list[str]:
@@ -133,7 +104,7 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
     lines = []
     for study in sweep.studies:
         values = study.values()
-        steps = max_steps(study)
+        steps = study.steps
         search, final = len(values) * study.num_samples, len(values) * study.seeds
         seconds_per_step, seconds_per_trial = _measure(study)
         slots = max(1, int((os.cpu_count() or 1) // max(study.cpu, 1e-9)))
@@ -176,18 +147,25 @@ def _measure(study: Study) -> tuple[float, float]:
 def run(options: SweepOptions) -> int:
     sweep = load_sweep(options.file, options.budget)
     name = options.name or default_name(sweep)
-    state = load_state(name)
+    storage = storage_root(options.storage)
+    store = SweepState(storage, name)
+    state = store.load()
     if state is not None and not options.resume and not options.plan:
-        raise GanbenchError(f"sweep {name!r} exists ({state_path(name)}); add --resume to continue it, "
+        raise GanbenchError(f"sweep {name!r} exists ({store.where}); add --resume to continue it, "
                             "or pick another --name")
     if options.resume and state is None:
-        raise GanbenchError(f"--resume: no sweep named {name!r} in {state_path(name).parent}")
+        raise GanbenchError(f"--resume: no sweep named {name!r} under --storage {storage} ({store.where} is missing)")
     if state is not None and options.resume and state["sha256"] != sweep.sha256:
         raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
                             "started; resume with the original file, or start a new --name")
+    default_optuna = state["optuna_url"] if state is not None else store.default_optuna_url()
+    for study in sweep.studies:
+        if not (study.optuna_storage or default_optuna):
+            raise ConfigError(f"{study.name}: searcher.storage", f"--storage {storage} is an object store and Optuna "
+                                                                 "has none: give an RDB URL (sqlite:////shared/optuna.db "
+                                                                 "or postgresql://user@host/db)")
     address = options.address or os.environ.get("RAY_ADDRESS")
     uri = options.tracking_uri or default_tracking_uri()
-    storage = storage_root(options.storage)
     if options.plan:
 
         resources = init_ray(address, {}) if address else None  # once, not per study
@@ -218,22 +196,21 @@ def run(options: SweepOptions) -> int:
     parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
     if state is None:
         state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
-                 "studies": {}, "started": time.time()}
+                 "studies": {}, "started": time.time(), "optuna_url": default_optuna}
         _describe_parent(tracker, parent, sweep, command)
-        save_state(name, state)
+        store.save(state)
     print(f"sweep {name}: MLflow {uri} (browse: {ui_command(uri)}); Ray storage {storage}")
-    optuna_url = f"sqlite:///{home() / 'mlflow' / 'optuna' / f'{name}.db'}"
-    (home() / "mlflow" / "optuna").mkdir(parents=True, exist_ok=True)
     summaries = []
     for study in sweep.studies:
-        summaries.append(_run_study(study, name, state, tracker, parent, storage, optuna_url, options, resources))
+        optuna_url = study.optuna_storage or state["optuna_url"]
+        summaries.append(_run_study(study, name, state, store, tracker, parent, optuna_url, options, resources))
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
     return 0
 
 
 def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:
-    import torch  # already imported by validation; its __version__ carries the build (+cu130)
+    # torch.__version__ carries the build (+cu130), which package metadata does not
 
     # Installed versions from package metadata: importing torch-fidelity or optuna here would only cost start-up.
     tracker.log_params(parent, {"sweep_file": str(sweep.path), "command": command, "ganbench": __version__,
@@ -254,7 +231,7 @@ def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: s
 def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
     """Real-side statistics for every image metric, computed once in the driver (trials never write)."""
 
-    config = resolve(study.config(study.values()[0], {}))
+    config = resolve(study.reference_config())
     split = getattr(config.eval, split_key)
     sides = {}
     for name in config.eval.metrics:
@@ -267,35 +244,35 @@ def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
 
 
 def _sentinel(study: Study, real_sides: dict[str, Any]) -> float:
-    config = resolve(study.config(study.values()[0], {}))
+    config = resolve(study.reference_config())
     worst = Evaluator(dataset_of(config), config, torch.device("cpu"), real_sides).worst()
     return worst.get(study.metric, 1e9 if study.mode == "min" else -1e9)
 
 
-def _run_study(study: Study, name: str, state: dict[str, Any], tracker: Tracker, parent: str, storage: str,
+def _run_study(study: Study, name: str, state: dict[str, Any], store: SweepState, tracker: Tracker, parent: str,
                optuna_url: str, options: SweepOptions, resources: dict[str, float]) -> str:
     from ganbench.sweep.tuner import META, TrialContext, run_stage  # Tune: imported while Ray starts
 
     record = state["studies"].setdefault(study.name, {"stage": "search"})
-    steps = max_steps(study)
+    steps = study.steps
     real_sides = _real_sides(study, "split")
     context = TrialContext(runs=TrialRuns(tracker, name, parent), metric=study.metric,
                            objective=study.objective, sentinel=_sentinel(study, real_sides), cpus=study.cpu,
                            real_sides=real_sides, final_real_sides=_real_sides(study, "final_split"))
     max_concurrent = options.max_concurrent or study.max_concurrent
     if record["stage"] == "search":
-        rows = run_stage(study, "search", context, storage, f"{name}-{study.name}-search", None, optuna_url, name,
+        rows = run_stage(study, "search", context, store.storage, f"{name}-{study.name}-search", None, optuna_url, name,
                          steps, max_concurrent, options.resume)
         record["search"] = summarise(rows, study, steps)
         record["best"] = best_configs(rows, study, steps)
         record["stage"] = "final" if study.seeds else "done"
-        save_state(name, state)
+        store.save(state)
     if record["stage"] == "final":
         configs = [{**config, "seed": FINAL_SEED_BASE + i, META: {"study": study.name, "value": label, "stage": "final"}}
                    for label, config in record["best"].items() for i in range(study.seeds)]
-        rows = run_stage(study, "final", context, storage, f"{name}-{study.name}-final", configs, optuna_url, name,
+        rows = run_stage(study, "final", context, store.storage, f"{name}-{study.name}-final", configs, optuna_url, name,
                          steps, max_concurrent, options.resume)
         record["final"] = summarise(rows, study, steps)
         record["stage"] = "done"
-        save_state(name, state)
+        store.save(state)
     return format_summary(study, record)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ganbench import __version__
-from ganbench.config import FIELDS, flatten, read_yaml, resolve
+from ganbench.config import FIELDS, flatten, read_yaml, resolve, to_flat
 from ganbench.config.values import number, one_of, positive_int, required
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
 from ganbench.resources import shipped_file
@@ -33,12 +33,17 @@ from ganbench.training.loop import metric_keys
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SAMPLERS = ("tpe", "qmc", "random")
 SCHEDULERS = ("asha", "none")
-SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials")
+SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials", "storage")
 SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
 STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
               "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on")
 BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
 BUDGETS = ("small", "paper")
+# What every trial of a study shares, whatever value it compares: its budget (ASHA's max_t and grace period,
+# whether a trial completed) and how it is evaluated (the real-side statistics, the divergence sentinel, the
+# checkpoint a trial keeps). Values that disagree on one are refused, not silently given the first one's.
+SHARED_KEYS = ("data.name", "train.steps", "eval.every", "eval.metrics", "eval.fidelity", "eval.select",
+               "eval.n_samples", "eval.split", "eval.final_split", "eval.final_n_samples")
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Study:
     sampler: str = "tpe"
     searcher_seed: int = 0
     n_startup_trials: int = 0  # TPE's random start-up per value; 0 = a third of num_samples, between 3 and 10
+    optuna_storage: str = ""   # searcher.storage: an Optuna RDB URL; "" = sqlite beside the sweep's state
     scheduler: str = "asha"
     grace_period: int = 0      # generator steps before ASHA's first cut; 0 = one evaluation
     reduction_factor: int = 3
@@ -82,6 +88,7 @@ class Study:
     variants: list[dict[str, Any]] = field(default_factory=list)  # explicit values; empty = cross product
     baseline: str = ""         # a value label every other value is compared with (e.g. non_saturating)
     rank_on: str = "best"      # judge search trials on their best checkpoint ("best") or last evaluation
+    shared: dict[str, Any] = field(default_factory=dict)  # SHARED_KEYS: one budget and evaluation for every value
 
     def values(self) -> list[dict[str, Any]]:
         """Each compared value as dotted config keys: the explicit variants, else the cross product of
@@ -104,6 +111,22 @@ class Study:
         KL swings between ~0.4 and ln 8 from one evaluation to the next), while its best checkpoint is
         predictable early, so it is what early stopping should compare."""
         return objective_key(self.metric, self.rank_on)
+
+    @property
+    def steps(self) -> int:
+        """Generator steps of every trial (the study's budget per trial; ASHA's max_t)."""
+        return int(self.shared["train.steps"])
+
+    @property
+    def eval_every(self) -> int:
+        """Generator steps between evaluations, for every trial (ASHA's default grace period)."""
+        return int(self.shared["eval.every"])
+
+    def reference_config(self) -> dict[str, Any]:
+        """Dotted keys of one trial: the real-side statistics and the divergence sentinel are built from it,
+        which holds for every value because their SHARED_KEYS are checked equal."""
+        value = self.values()[0]
+        return self.config(value, {key: dist.midpoint() for key, dist in self.space(value).items()})
 
     def startup_trials(self) -> int:
         """TPE samples at random before it models anything. Optuna's default (10) would leave a small budget
@@ -132,6 +155,21 @@ class SweepFile:
         # A plain sweep file hashes as it always did, so sweeps started before budgets existed still resume.
         budget = f"{self.budget}\n" if self.budget else ""
         return hashlib.sha256((self.text + "\n" + budget + __version__).encode()).hexdigest()
+
+
+def rdb_url(raw: Any, key: str) -> str:
+    """An Optuna RDB URL that every node can reach: PostgreSQL or MySQL, or sqlite on an absolute (shared) path."""
+    url = str(raw or "")
+    if not url:
+        return ""
+    scheme = url.partition("://")[0].split("+")[0]
+    if scheme not in ("sqlite", "postgresql", "mysql"):
+        raise ConfigError(key, f"expected an Optuna RDB URL (sqlite:////shared/optuna.db, postgresql://user@host/db, "
+                               f"mysql://...), got {url!r}")
+    if scheme == "sqlite" and not url.startswith("sqlite:////"):
+        raise ConfigError(key, f"a sqlite file needs an absolute path (sqlite:////abs/path.db): trials run in their "
+                               f"own working directories; got {url!r}")
+    return url
 
 
 def parse_distribution(raw: Any, key: str) -> Distribution:
@@ -216,6 +254,7 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
         searcher_seed=positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
         n_startup_trials=positive_int(searcher.get("n_startup_trials", 0), f"{where}searcher.n_startup_trials",
                                        minimum=0),
+        optuna_storage=rdb_url(searcher.get("storage", ""), f"{where}searcher.storage"),
         scheduler=one_of(scheduler.get("name", "asha"), SCHEDULERS, f"{where}scheduler.name"),
         grace_period=positive_int(scheduler.get("grace_period", 0), f"{where}scheduler.grace_period", minimum=0),
         reduction_factor=positive_int(scheduler.get("reduction_factor", 3), f"{where}scheduler.reduction_factor",
@@ -247,14 +286,19 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
                                   f"unknown config key; {choices_hint(key, FIELDS)}")
             per_value[str(label)][key] = parse_distribution(raw, f"{where}nuisance.per_value.{label}.{key}")
     study = Study(**{**study.__dict__, "per_value": per_value})
-    _check_configs(study, where)
+    study = Study(**{**study.__dict__, "shared": _check_configs(study, where)})
     check_references(study, labels, where)
     return study
 
 
-def _check_configs(study: Study, where: str) -> None:
-    """Every compared value must give a valid config, and the metric must be one it reports."""
-
+def _check_configs(study: Study, where: str) -> dict[str, Any]:
+    """Every compared value must give a valid config that reports the metric, and all must share one budget
+    and evaluation; returns those shared settings."""
+    tuned = sorted((set(study.nuisance) | {k for params in study.per_value.values() for k in params}) & set(SHARED_KEYS))
+    if tuned:
+        raise ConfigError(f"{where}nuisance.{tuned[0]}", "is part of the budget and evaluation every trial of a study "
+                                                         "shares, so it cannot be tuned; set it under `fixed:`")
+    shared: dict[str, tuple[Any, str]] = {}
     for value in study.values():
         midpoint = {key: dist.midpoint() for key, dist in study.space(value).items()}
         try:
@@ -266,6 +310,15 @@ def _check_configs(study: Study, where: str) -> None:
         if study.metric not in keys:
             raise ConfigError(f"{where}metric", f"{study.metric!r} is not reported for {study.label(value)}; "
                                                 f"{choices_hint(study.metric, keys)}")
+        flat = to_flat(config)
+        for key in SHARED_KEYS:
+            first, label = shared.setdefault(key, (flat[key], study.label(value)))
+            if flat[key] != first:
+                raise ConfigError(f"{where}{key}", f"differs between compared values ({label}: {first!r}, "
+                                                   f"{study.label(value)}: {flat[key]!r}); every value of a study gets "
+                                                   "the same budget and evaluation: set it under `fixed:`, or compare "
+                                                   "such settings in separate studies")
+    return {key: value for key, (value, _) in shared.items()}
 
 
 def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:

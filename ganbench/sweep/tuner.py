@@ -21,6 +21,7 @@ from typing import Any
 import optuna
 import optuna.distributions as od
 import torch
+from optuna.trial import TrialState
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
@@ -28,6 +29,7 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ganbench.config import flatten, resolve
+from ganbench.sweep.results import outcome
 from ganbench.sweep.spec import Distribution, Study
 from ganbench.sweep.trial import ARTIFACT_KEYS, TrialLogger
 from ganbench.sweep.worth import with_objective, worth
@@ -37,6 +39,8 @@ from ganbench.training.final import final_evaluation
 from ganbench.training.loop import train
 
 META = "_ganbench"  # trial config key holding study, value, stage and seed (not a config key)
+OPTUNA_STATE = {Outcome.COMPLETED: TrialState.COMPLETE, Outcome.DIVERGED: TrialState.COMPLETE,
+                Outcome.STOPPED_EARLY: TrialState.PRUNED, Outcome.FAILED: TrialState.FAIL}
 STATE_FILE = "state.pt"
 
 
@@ -119,8 +123,17 @@ class DispatchingSearcher(PickledState, Searcher):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
-        if searcher is not None:
-            searcher.on_trial_complete(trial_id, result, error)
+        if searcher is None:
+            return
+        # OptunaSearch tells COMPLETE whenever the last result holds the metric, which is every trial here
+        # (failed ones report the sentinel), so the state comes from the trial's outcome: failed -> FAIL,
+        # stopped by ASHA -> PRUNED (Optuna keeps its last objective as an intermediate value), completed ->
+        # COMPLETE, diverged -> COMPLETE at the metric's documented worst value.
+        state = OPTUNA_STATE[outcome({"metrics": result or {}, "error": error or result is None}, self.study.steps)]
+        if state is TrialState.COMPLETE:
+            searcher.on_trial_complete(trial_id, result, error=False)
+        else:  # with no result OptunaSearch tells FAIL for an error, PRUNED otherwise
+            searcher.on_trial_complete(trial_id, None, error=state is TrialState.FAIL)
 
 
 class ConfigQueue(PickledState, Searcher):
@@ -320,7 +333,7 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         if stage == "search":
-            grace = study.grace_period or resolve(study.config(study.values()[0], {})).eval.every
+            grace = study.grace_period or study.eval_every
             tune_config = tune.TuneConfig(
                 search_alg=DispatchingSearcher(study, storage_url, sweep),
                 scheduler=DispatchingScheduler(study, max_steps, grace) if study.scheduler == "asha" else None,

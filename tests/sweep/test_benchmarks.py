@@ -12,8 +12,9 @@ from ganbench.cli.main import main
 from ganbench.config import resolve
 from ganbench.errors import GanbenchError
 from ganbench.sweep.benchmarks import available, dry_run_config, find
-from ganbench.sweep.driver import check_runnable, state_path
+from ganbench.sweep.driver import check_runnable
 from ganbench.sweep.spec import BUDGETS, load_sweep
+from ganbench.sweep.state import SweepState, storage_root
 
 BENCHMARKS = sorted(available())
 OFFLINE = ["ring8_pacgan", "grid25_pacgan", "stacked_digits", "digits_losses"]
@@ -44,7 +45,7 @@ def test_every_benchmark_dry_runs_on_fake_data(name, capsys, tmp_path, monkeypat
     assert main(["reproduce", name, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"dry run of {name} (small budget) passed" in out
-    assert not (tmp_path / "sweeps").exists() and not (tmp_path / "mlflow").exists()  # nothing was started
+    assert not (tmp_path / "ray_results").exists() and not (tmp_path / "mlflow").exists()  # nothing was started
 
 
 def test_dry_run_keeps_the_real_shape_and_model():
@@ -113,7 +114,7 @@ def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench
     assert "**small budget**" in report and "Packing on a small ring8" in report
     assert "context only (VEEGAN is not implemented)" in report
     assert "### Does any value beat `non_saturating,1`?" in report and "3 final seeds" in report
-    assert state_path("tiny_benchmark-small").exists()
+    assert SweepState(storage_root(None), "tiny_benchmark-small").load() is not None
     client = MlflowClient(default_tracking_uri())
     experiment = client.get_experiment_by_name("ganbench/tiny_benchmark-small")
     runs = client.search_runs([experiment.experiment_id])

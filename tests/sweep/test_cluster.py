@@ -116,7 +116,8 @@ def test_sigkilled_driver_resumes_without_rerunning_or_duplicating(tmp_path):
             finally:
                 kill_session(driver, locals().get("tree"))
         assert driver.returncode == -signal.SIGKILL
-        assert json.loads((home / "sweeps" / "k.json").read_text())["studies"] == {}  # killed in the search stage
+        state = home / "ray_results" / "ganbench-sweeps" / "k.json"
+        assert json.loads(state.read_text())["studies"] == {}  # killed in the search stage
 
         before = {r.info.run_id: r for r in runs_of(client, "ganbench/k")}
         finished = {run_id: histories(client, r) for run_id, r in before.items()
@@ -144,7 +145,7 @@ def test_sigkilled_driver_resumes_without_rerunning_or_duplicating(tmp_path):
     assert stages == ["final"] * 2 + ["search"] * 4  # 2 losses x 2 trials, then 1 seed each: the plan
     assert all(r.data.tags["outcome"] in ("completed", "stopped_early") for r in trials)
     assert_steps_strictly_increase(client, runs)
-    state = json.loads((home / "sweeps" / "k.json").read_text())
+    state = json.loads((home / "ray_results" / "ganbench-sweeps" / "k.json").read_text())
     assert state["studies"]["tiny"]["stage"] == "done"
 
 

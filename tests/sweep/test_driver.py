@@ -14,7 +14,7 @@ import pytest
 from mlflow import MlflowClient
 
 from ganbench.cli.main import main
-from ganbench.sweep.driver import state_path
+from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.store import default_tracking_uri
 
 SWEEPS = Path(__file__).resolve().parent / "files"
@@ -142,7 +142,7 @@ def test_bad_sweep_file_starts_nothing(ganbench_home, tmp_path, capsys):
     assert main(["sweep", str(bad), "--name", "bad"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ganbench: error: metric:") and len(err.strip().splitlines()) == 1
-    assert not state_path("bad").exists()
+    assert SweepState(storage_root(None), "bad").load() is None
 
 
 def test_unreachable_tracking_server_is_one_line_exit_2(ganbench_home):
@@ -158,7 +158,7 @@ def test_unreachable_tracking_server_is_one_line_exit_2(ganbench_home):
                      "([Errno 111] Connection refused); start one with `mlflow server --host HOST --port PORT`, or "
                      "unset MLFLOW_TRACKING_URI and drop --tracking-uri to use the local store"]
     assert time.perf_counter() - started < 60  # not MLflow's minutes of retries
-    assert not state_path("nowhere").exists()
+    assert SweepState(storage_root(None), "nowhere").load() is None
 
 
 def test_unreachable_ray_address_is_one_line_exit_2(ganbench_home, capsys):
@@ -169,7 +169,7 @@ def test_unreachable_ray_address_is_one_line_exit_2(ganbench_home, capsys):
     assert capsys.readouterr().err.strip().splitlines() == [
         f"ganbench: error: --address 127.0.0.1:{port}: nothing answers there (Connection refused); start a head with "
         "`ray start --head --port PORT`, or drop --address (and unset RAY_ADDRESS) for a local Ray"]
-    assert not state_path("noray").exists()
+    assert SweepState(storage_root(None), "noray").load() is None
 
 
 def test_plan_prints_budget_and_refuses_missing_gpus(ganbench_home, tmp_path, capsys):
@@ -180,3 +180,66 @@ def test_plan_prints_budget_and_refuses_missing_gpus(ganbench_home, tmp_path, ca
     gpu.write_text((SWEEPS / "tiny.yaml").read_text().replace("resources: {cpu: 1}", "resources: {cpu: 1, gpu: 0.25}"))
     assert main(["sweep", str(gpu), "--plan"]) == 2
     assert "resources.gpu: 0.25 GPU per trial requested, but this cluster has no GPU" in capsys.readouterr().err
+
+
+def test_optuna_is_told_how_each_trial_ended(ray_local, ganbench_home):
+    """Failed trials are FAIL, ASHA-stopped ones PRUNED, diverged ones COMPLETE at the documented worst value."""
+    import optuna
+
+    assert main(["sweep", str(SWEEPS / "optuna_states.yaml"), "--name", "states"]) == 0
+    storage = f"sqlite:///{ganbench_home / 'ray_results' / 'ganbench-sweeps' / 'states.optuna.db'}"
+    study = optuna.load_study(study_name="states/states/non_saturating", storage=storage)
+    runs = {r.data.params["optim.lr_g"]: r for r in runs_of("ganbench/states") if r.data.tags.get("stage") == "search"}
+    expected = {"completed": optuna.trial.TrialState.COMPLETE, "diverged": optuna.trial.TrialState.COMPLETE,
+                "stopped_early": optuna.trial.TrialState.PRUNED, "failed": optuna.trial.TrialState.FAIL}
+    assert len(study.trials) == len(runs) == 10
+    seen = set()
+    for trial in study.trials:
+        run = runs[str(trial.params["optim/lr_g"])]
+        outcome = run.data.tags["outcome"]
+        seen.add(outcome)
+        assert trial.state == expected[outcome], (outcome, trial.state)
+        if outcome == "diverged":
+            assert trial.value == pytest.approx(math.log(8))  # reverse KL's worst: log of the mode count
+    assert {"completed", "failed", "diverged"} <= seen
+
+
+def test_sweep_state_travels_with_its_storage(ray_local, ganbench_home, tmp_path, monkeypatch, capsys):
+    """The state lives under --storage: another GANBENCH_HOME resumes given the same --storage and --tracking-uri,
+    a 0.1 state in GANBENCH_HOME is migrated, and a state from a newer ganbench is refused in one line."""
+    first_home, storage, uri = tmp_path / "home1", tmp_path / "home1" / "ray_results", f"sqlite:///{tmp_path}/ml.db"
+    monkeypatch.setenv("GANBENCH_HOME", str(first_home))
+    sweep = ["sweep", str(SWEEPS / "tiny.yaml"), "--name", "moved", "--tracking-uri", uri]
+    assert main(sweep) == 0
+    state_file = storage / "ganbench-sweeps" / "moved.json"
+    assert state_file.is_file() and (storage / "ganbench-sweeps" / "moved.optuna.db").is_file()
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("ganbench/moved").experiment_id
+    runs = {r.info.run_id for r in client.search_runs([experiment])}
+
+    # Another machine (here: another GANBENCH_HOME) with the same storage and tracking URI.
+    monkeypatch.setenv("GANBENCH_HOME", str(tmp_path / "home2"))
+    assert main([*sweep, "--storage", str(storage), "--resume"]) == 0
+    assert {r.info.run_id for r in client.search_runs([experiment])} == runs
+    # The name guard reads that storage's state, not a file on this machine.
+    legacy = tmp_path / "home2" / "sweeps" / "moved.json"
+    legacy.parent.mkdir(parents=True)
+    legacy.write_text(state_file.read_text())
+    assert SweepState(str(tmp_path / "fresh"), "moved").load() is None
+
+    # A state written by ganbench 0.1 (in GANBENCH_HOME, no format) is moved under the default storage.
+    monkeypatch.setenv("GANBENCH_HOME", str(first_home))
+    old = {k: v for k, v in json.loads(state_file.read_text()).items() if k not in ("format", "storage", "optuna_url")}
+    (first_home / "sweeps").mkdir()
+    (first_home / "sweeps" / "moved.json").write_text(json.dumps(old))
+    state_file.unlink()
+    assert main([*sweep, "--resume"]) == 0
+    assert json.loads(state_file.read_text())["format"] == 2 and not (first_home / "sweeps" / "moved.json").exists()
+    assert {r.info.run_id for r in client.search_runs([experiment])} == runs
+
+    # A state from a newer ganbench: one line naming its version, exit 2.
+    state_file.write_text(json.dumps({**json.loads(state_file.read_text()), "format": 9, "ganbench_version": "9.0"}))
+    capsys.readouterr()
+    assert main([*sweep, "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "written by ganbench 9.0 (state format 9)" in err and "\n" not in err

@@ -154,3 +154,40 @@ def test_reference_metric_and_protocol_keys_are_checked(tmp_path):
         load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "protocol": {"step": 1}}]}))
     # A context row may name a metric computed elsewhere (Inception FID on MNIST).
     load_sweep(write(tmp_path, {**BASE, "reference": [{**row, "value": None, "metric": "fid_inception"}]}))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    # A scientific key that changes the budget: each value would get another max_t and grace period.
+    ({"scientific": [{"loss.name": "hinge", "train.steps": 30}, {"loss.name": "non_saturating", "train.steps": 60}]},
+     "train.steps: differs between compared values (hinge,30: 30, non_saturating,60: 60)"),
+    # A per-value extra that moves the evaluation cadence.
+    ({"scientific": [{"loss.name": "hinge"}, {"loss.name": "non_saturating", "eval.every": 5}]},
+     "eval.every: differs between compared values (hinge: 10, 5,non_saturating: 5)"),
+    ({"scientific": [{"loss.name": "hinge"}, {"loss.name": "non_saturating", "eval.n_samples": 100}]},
+     "eval.n_samples: differs between compared values (hinge: 500, 100,non_saturating: 100)"),
+    ({"nuisance": {"train.steps": {"int": [10, 30]}}}, "nuisance.train.steps: is part of the budget"),
+])
+def test_values_that_disagree_on_the_shared_budget_are_refused(tmp_path, change, message):
+    tree = {key: value for key, value in {**BASE, **change}.items() if key != "reference"}
+    if "scientific" in change:
+        tree["nuisance"] = {"optim.lr_g": {"uniform": [1e-4, 1e-3]}}
+    with pytest.raises(ConfigError) as error:
+        load_sweep(write(tmp_path, tree))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_shared_budget_comes_from_one_place(tmp_path):
+    study = load_sweep(write(tmp_path, BASE)).studies[0]
+    assert (study.steps, study.eval_every) == (30, 10)
+    assert study.shared["eval.metrics"] == ["modes2d"] and study.shared["data.name"] == "ring8"
+
+
+def test_a_refused_sweep_file_exits_2_with_one_line(tmp_path, capsys):
+    from ganbench.cli import main
+
+    tree = {**BASE, "scientific": [{"loss.name": "hinge", "train.steps": 30}, {"loss.name": "non_saturating"}],
+            "reference": [], "nuisance": {"optim.lr_g": {"uniform": [1e-4, 1e-3]}}}
+    tree["fixed"] = {k: v for k, v in BASE["fixed"].items() if k != "train.steps"}
+    assert main(["sweep", str(write(tmp_path, tree)), "--plan"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganbench: error: train.steps: differs between compared values") and "\n" not in err
