@@ -149,6 +149,11 @@ def run(options: SweepOptions) -> int:
     name = options.name or default_name(sweep)
     storage = storage_root(options.storage)
     store = SweepState(storage, name)
+    for study in sweep.studies:  # before the storage is even read: nothing is started for a sweep that cannot run
+        if not (study.optuna_storage or store.default_optuna_url()):
+            raise ConfigError(f"{study.name}: searcher.storage", f"--storage {storage} is an object store and Optuna "
+                                                                 "has none: give an RDB URL (sqlite:////shared/optuna.db "
+                                                                 "or postgresql://user@host/db)")
     state = store.load()
     if state is not None and not options.resume and not options.plan:
         raise GanbenchError(f"sweep {name!r} exists ({store.where}); add --resume to continue it, "
@@ -159,11 +164,6 @@ def run(options: SweepOptions) -> int:
         raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
                             "started; resume with the original file, or start a new --name")
     default_optuna = state["optuna_url"] if state is not None else store.default_optuna_url()
-    for study in sweep.studies:
-        if not (study.optuna_storage or default_optuna):
-            raise ConfigError(f"{study.name}: searcher.storage", f"--storage {storage} is an object store and Optuna "
-                                                                 "has none: give an RDB URL (sqlite:////shared/optuna.db "
-                                                                 "or postgresql://user@host/db)")
     address = options.address or os.environ.get("RAY_ADDRESS")
     uri = options.tracking_uri or default_tracking_uri()
     if options.plan:

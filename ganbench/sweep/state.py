@@ -17,6 +17,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pyarrow import fs as pafs
 
@@ -58,9 +59,31 @@ class SweepState:
 
     def __init__(self, storage: str, name: str) -> None:
         self.storage, self.name = storage, name
-        self.filesystem, root = _filesystem(storage)
-        self.folder = f"{root.rstrip('/')}/{FOLDER}"
-        self.path = f"{self.folder}/{name}.json"
+        self._filesystem: pafs.FileSystem | None = None
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        """Opened on first use: an object store's (pyarrow resolves its region over the network)."""
+        if self._filesystem is None:
+            try:
+                self._filesystem, _ = _filesystem(self.storage)
+            except OSError as exc:
+                raise GanbenchError(f"--storage {self.storage}: {str(exc).strip().splitlines()[0]}") from exc
+        return self._filesystem
+
+    @property
+    def folder(self) -> str:
+        """The state's folder as the filesystem names it: a local path, or ``bucket/prefix/...``."""
+        if is_path(self.storage):
+            root = self.storage.removeprefix("file://")
+        else:
+            parts = urlsplit(self.storage)
+            root = f"{parts.netloc}{parts.path}"
+        return f"{root.rstrip('/')}/{FOLDER}"
+
+    @property
+    def path(self) -> str:
+        return f"{self.folder}/{self.name}.json"
 
     @property
     def where(self) -> str:
@@ -71,10 +94,14 @@ class SweepState:
         return f"sqlite:///{self.folder}/{self.name}.optuna.db" if is_path(self.storage) else None
 
     def load(self) -> dict[str, Any] | None:
-        info = self.filesystem.get_file_info(self.path)
-        if info.type == pafs.FileType.File:
-            with self.filesystem.open_input_stream(self.path) as handle:
-                state = json.loads(handle.read().decode())
+        try:
+            found = self.filesystem.get_file_info(self.path).type == pafs.FileType.File
+            if found:
+                with self.filesystem.open_input_stream(self.path) as handle:
+                    state = json.loads(handle.read().decode())
+        except OSError as exc:
+            raise GanbenchError(f"--storage {self.storage}: {str(exc).strip().splitlines()[0]}") from exc
+        if found:
             if state.get("format", 1) > FORMAT:
                 raise GanbenchError(f"sweep {self.name!r}: its state ({self.where}) was written by ganbench "
                                     f"{state.get('ganbench_version', '?')} (state format {state['format']}); this is "

@@ -55,6 +55,9 @@ def test_cross_product_of_scientific_keys(tmp_path):
     ({"searcher": {"name": "optuna", "sampler": "cmaes"}}, "searcher.sampler: invalid value 'cmaes'"),
     ({"scheduler": {"name": "pbt"}}, "scheduler.name: invalid value 'pbt'; available: asha, none"),
     ({"rank_on": "average"}, "rank_on: invalid value 'average'; available: best, last"),
+    ({"searcher": {"name": "optuna", "storage": "redis://host/0"}}, "searcher.storage: expected an Optuna RDB URL"),
+    ({"searcher": {"name": "optuna", "storage": "sqlite:///optuna.db"}},
+     "searcher.storage: a sqlite file needs an absolute path"),
     ({"fixed": {**BASE["fixed"], "loss.penalty": "r1", "model.d_norm": "batch"}}, "loss.penalty: r1 is a per-sample"),
 ])
 def test_bad_sweep_files_name_the_key(tmp_path, change, message):
@@ -191,3 +194,12 @@ def test_a_refused_sweep_file_exits_2_with_one_line(tmp_path, capsys):
     assert main(["sweep", str(write(tmp_path, tree)), "--plan"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganbench: error: train.steps: differs between compared values") and "\n" not in err
+
+
+def test_an_object_store_needs_an_optuna_rdb(tmp_path, capsys):
+    from ganbench.cli import main
+
+    assert main(["sweep", str(write(tmp_path, BASE)), "--storage", "s3://bucket/ganbench"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganbench: error: tiny: searcher.storage: --storage s3://bucket/ganbench is an object store")
+    assert "\n" not in err
