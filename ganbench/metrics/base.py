@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
 from torch import Tensor
 
 from ganbench.data.base import Dataset
@@ -35,9 +36,11 @@ class Metric:
         """Why this metric cannot be computed on this machine (e.g. missing weights), or None."""
         return None
 
-    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None) -> None:
+    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
+                 device: torch.device | None = None) -> None:
         self.dataset = dataset
         self.config = config
+        self.device = device or torch.device("cpu")  # where samples are scored: the trial's device
 
     def protocol(self, n_fake: int) -> dict[str, Any]:
         """How the number was made: n_real, n_fake, split, extractor, weights hash."""

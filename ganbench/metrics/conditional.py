@@ -35,9 +35,12 @@ def class_accuracy(classifier: Classifier, samples: Tensor, labels: Tensor) -> t
     return float(hits.mean()), per_class
 
 
-def lenet_classifier() -> Classifier:
+def lenet_classifier(device: torch.device | None = None) -> Classifier:
+    """lenet_digits on ``device``; logits come back to the CPU."""
     model, _ = load_lenet(EXTRACTORS[EXTRACTOR])
-    return lambda samples: model(samples.float())[1]
+    device = torch.device(device or "cpu")
+    model = model.to(device)
+    return lambda samples: model(samples.float().to(device))[1].cpu()
 
 
 @METRICS.register("class_accuracy")
@@ -56,10 +59,10 @@ class ClassAccuracy(Metric):
         return EXTRACTORS[EXTRACTOR].unavailable_reason()
 
     def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
-                 classifier: Classifier | None = None) -> None:
-        super().__init__(dataset, config, real)
+                 device: torch.device | None = None, classifier: Classifier | None = None) -> None:
+        super().__init__(dataset, config, real, device)
         self.num_classes = dataset.spec(config).num_classes
-        self.classifier = classifier or lenet_classifier()
+        self.classifier = classifier or lenet_classifier(self.device)
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
         accuracy, _ = class_accuracy(self.classifier, samples, balanced_labels(len(samples), self.num_classes))

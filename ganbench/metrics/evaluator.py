@@ -66,7 +66,7 @@ class Evaluator:
             if reason:
                 self.unavailable[name] = reason
             else:
-                self.metrics.append(metric(dataset, config, (real_sides or {}).get(name)))
+                self.metrics.append(metric(dataset, config, (real_sides or {}).get(name), device))
 
     @property
     def keys(self) -> set[str]:

@@ -9,6 +9,7 @@ functions (FID, unbiased KID, IS, precision/recall with k=3), plus density/cover
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 from pathlib import Path
@@ -96,12 +97,23 @@ def load_extractor(name: str) -> tuple[FeatureExtractorBase, str, dict[str, Any]
     return extractor.eval(), sha, {"weights_path": str(path)}
 
 
-@torch.no_grad()
-def extract(name: str, samples: Tensor) -> dict[str, Tensor]:
-    """Features of ``samples`` ([-1, 1] floats) in batches, on the CPU: {"features": N x D, "logits": N x K}."""
+@functools.lru_cache(maxsize=8)
+def extractor_on(name: str, device: str) -> FeatureExtractorBase:
+    """The extractor's network on ``device`` (one copy per device and process)."""
     extractor, _, _ = load_extractor(name)
+    return extractor if device == "cpu" else copy.deepcopy(extractor).to(device)
+
+
+@torch.no_grad()
+def extract(name: str, samples: Tensor, device: torch.device | None = None) -> dict[str, Tensor]:
+    """Features of ``samples`` ([-1, 1] floats) on ``device`` (default: the CPU), ``BATCH`` samples at a time so
+    memory stays bounded; returned on the CPU, where the statistics are computed: {"features": N x D,
+    "logits": N x K}."""
+    device = torch.device(device or "cpu")
+    extractor = extractor_on(name, str(device))
     feature_names = extractor.get_requested_features_list()
-    chunks: list[tuple[Tensor, ...]] = [extractor(to_uint8_rgb(batch)) for batch in samples.split(BATCH)]
+    chunks: list[tuple[Tensor, ...]] = [tuple(t.cpu() for t in extractor(to_uint8_rgb(batch.to(device))))
+                                        for batch in samples.split(BATCH)]
     outputs = {feature: torch.cat([c[i] for c in chunks]).double() for i, feature in enumerate(feature_names)}
     return {"features": outputs[extractor.get_default_feature_layer_for_metric("fid")],
             "logits": outputs[extractor.get_default_feature_layer_for_metric("isc")]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import torch
 from torch import Tensor
 
 from ganbench.data.base import Dataset
@@ -45,16 +46,18 @@ class FidelityMetric(Metric):
         return {f"{key}_{cls.extractor}" for name in config.eval.fidelity for key in (name, f"{name}_std")
                 if key in DIRECTIONS}
 
-    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None) -> None:
+    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
+                 device: torch.device | None = None) -> None:
         from ganbench.metrics.real import real_side  # torch-fidelity loads only when a metric is built
 
-        super().__init__(dataset, config)
-        self.real = real if real is not None else real_side(dataset, config.eval.split, self.extractor)
+        super().__init__(dataset, config, real, device)
+        self.real = real if real is not None else real_side(dataset, config.eval.split, self.extractor,
+                                                            device=self.device)
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
         from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring
 
-        fake = fidelity.extract(self.extractor, samples)
+        fake = fidelity.extract(self.extractor, samples, self.device)
         return fidelity.scores(fake, self.real, self.extractor, seed=self.config.seed, which=self.config.eval.fidelity)
 
     def worst(self) -> dict[str, float]:

@@ -23,22 +23,25 @@ def cache_path(dataset: Dataset, split: str, extractor: str, n: int | None) -> P
     return cache_dir() / "real" / f"{dataset.name}-{split}-{extractor}-{sha}-n{n or 'all'}.pt"
 
 
-def compute(dataset: Dataset, split: str, extractor: str, n: int | None) -> dict[str, Any]:
+def compute(dataset: Dataset, split: str, extractor: str, n: int | None,
+            device: torch.device | None = None) -> dict[str, Any]:
     samples, _ = dataset.load(split)
     if n is not None:
         samples = samples[torch.randperm(len(samples), generator=torch.Generator().manual_seed(0))[:n]]
-    statistics = fidelity.real_statistics(fidelity.extract(extractor, samples)["features"])
+    statistics = fidelity.real_statistics(fidelity.extract(extractor, samples, device)["features"])
     protocol = {"dataset": dataset.name, "split": split, "n_real": len(samples), "extractor": extractor,
                 "weights_sha256": fidelity.weights_sha256(extractor)}
     return {**statistics, "protocol": protocol}
 
 
-def real_side(dataset: Dataset, split: str, extractor: str, n: int | None = None, write: bool = True) -> dict[str, Any]:
-    """The cached real side, computing (and, if ``write``, storing) it on a miss."""
+def real_side(dataset: Dataset, split: str, extractor: str, n: int | None = None, write: bool = True,
+              device: torch.device | None = None) -> dict[str, Any]:
+    """The cached real side, computing (and, if ``write``, storing) it on a miss. Features are extracted on
+    ``device``; what is cached lives on the CPU, so any device reads it."""
     path = cache_path(dataset, split, extractor, n)
     if path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True)
-    side = compute(dataset, split, extractor, n)
+    side = compute(dataset, split, extractor, n, device)
     if write:
         # Written atomically: trials on other workers may read the cache while a driver fills it.
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,7 @@ class StackedModes(Metric):
         from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring
 
         channels = samples.reshape(-1, 1, *samples.shape[2:])  # (3N) x 1 x H x W, one digit each
-        labels = fidelity.extract(EXTRACTOR, channels)["logits"].argmax(1).reshape(-1, 3).numpy()
+        labels = fidelity.extract(EXTRACTOR, channels, self.device)["logits"].argmax(1).reshape(-1, 3).numpy()
         return triple_scores(labels)
 
     def worst(self) -> dict[str, float]:

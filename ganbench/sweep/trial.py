@@ -11,7 +11,7 @@ import contextlib
 import copy
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +50,15 @@ class TrialLogger:
         finally:
             self.tracking_s += time.perf_counter() - started
 
-    def start(self, config: Config) -> None:
+    def start(self, config: Config, placement: Mapping[str, str] | None = None) -> None:
+        """Open (or reopen) the trial's run; ``placement`` tags where this attempt runs (device, node)."""
         with self._timed():
-            self._start(config)
-
-    def _start(self, config: Config) -> None:
-        self.run_id, self.last_logged = self.runs.open(self.trial_id, self.meta, config.seed)
-        self.closed = self.runs.closed(self.run_id)
-        if not self.closed:
-            self.tracker.log_params(self.run_id, to_flat(config))
+            self.run_id, self.last_logged = self.runs.open(self.trial_id, self.meta, config.seed)
+            self.closed = self.runs.closed(self.run_id)
+            if not self.closed:
+                self.tracker.log_params(self.run_id, to_flat(config))
+                if placement:
+                    self.tracker.set_tags(self.run_id, placement)
 
     def recorded_metrics(self) -> dict[str, float]:
         """The last values a closed run logged (Tune replays such a trial after a killed driver resumes)."""

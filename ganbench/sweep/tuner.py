@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import tempfile
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ from typing import Any
 
 import optuna
 import optuna.distributions as od
+import ray
 import torch
 from optuna.trial import TrialState
 from ray import tune
@@ -36,7 +38,7 @@ from ganbench.sweep.worth import with_objective, worth
 from ganbench.tracking.runs import Outcome, TrialRuns
 from ganbench.training import checkpoint
 from ganbench.training.final import final_evaluation
-from ganbench.training.loop import train
+from ganbench.training.loop import resolve_device, train
 
 META = "_ganbench"  # trial config key holding study, value, stage and seed (not a config key)
 OPTUNA_STATE = {Outcome.COMPLETED: TrialState.COMPLETE, Outcome.DIVERGED: TrialState.COMPLETE,
@@ -223,7 +225,10 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         config = resolve(flat)
         # Ray sets OMP_NUM_THREADS only when unset; torch must match the trial's CPUs explicitly.
         config = replace(config, train=replace(config.train, threads=max(1, int(context.cpus))))
-        logger.start(config)
+        device = resolve_device(config.device)
+        # Where this attempt runs: a trial restored after a lost node continues elsewhere, in the same run.
+        logger.start(config, placement={"device": str(device), "host": socket.gethostname(),
+                                        "ray_node_id": ray.get_runtime_context().get_node_id()})
         if logger.closed:
             # Finished before a killed driver saved Tune's state: report what MLflow holds, train nothing again.
             tune.report({**logger.recorded_metrics(), "stage_final": float(meta["stage"] == "final")})
@@ -247,7 +252,8 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
 
         result = train(config, report, resume=state, force=True, real_sides=context.real_sides)
         if meta["stage"] == "final" and not result["diverged"] and logger.best_state is not None:
-            scores = logger.log_final_evaluation(final_evaluation(logger.best_state, config, context.final_real_sides))
+            final = final_evaluation(logger.best_state, config, context.final_real_sides, device=device)
+            scores = logger.log_final_evaluation(final)
             tune.report({**scores, "step": result["steps"], context.metric: result.get(f"final_{context.metric}", 0.0),
                          "stage_final": 1.0})
         logger.finish(result)

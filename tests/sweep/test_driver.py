@@ -50,6 +50,7 @@ def test_children_carry_params_curves_tags_images_and_checkpoint(ci_sweep):
         tags = run.data.tags
         assert tags["sweep"] == "ci" and tags["study"] == "tiny" and tags["value"] in ("non_saturating", "hinge")
         assert tags["stage"] in ("search", "final") and tags["outcome"] in ("completed", "stopped_early")
+        assert tags["device"] == "cpu" and tags["ray_node_id"] and tags["host"]  # where the trial ran
         assert run.data.params["loss.name"] == tags["value"] and "optim.lr_g" in run.data.params
         assert tags["seed"] == run.data.params["seed"]
         for key in run.data.metrics:  # every metric's steps strictly increase: nothing logged twice
