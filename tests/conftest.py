@@ -45,7 +45,9 @@ def ray_local(ganbench_home):
 
     import ray
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Token auth off for this local, in-process Ray only: in token mode a local Ray writes ~/.ray/auth_token
+    # into the home of whoever runs the tests. The `ray start` cluster tests run with token auth on.
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # socket paths must stay under 107 bytes
     ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=150 * 1024 * 1024,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,7 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-# Token auth off, no usage stats; the rest keeps Ray quiet and light on a small shared machine.
+# For a *local* Ray only (a test driver's own, started by ray.init): token auth off, because a local Ray in
+# token mode writes ~/.ray/auth_token into the home of whoever runs the tests. Token mode is tested where it
+# matters, on the `ray start` clusters below (RayCluster), which always run with it on.
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
@@ -141,6 +144,8 @@ class RayCluster:
 
     def __init__(self, num_cpus: int, num_gpus: int = 0, object_store_mb: int = 150) -> None:
         self.temp = short_tmp("rc")
+        # Token authentication on, as on a real cluster: nodes and drivers get the token from the environment.
+        self.auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         self.num_cpus, self.num_gpus, self.object_store_mb = num_cpus, num_gpus, object_store_mb
         self.command = self._command()
 
@@ -162,8 +167,9 @@ class RayCluster:
         ]
 
     def start(self, attempts: int = 3) -> RayCluster:
-        env = {**os.environ, **RAY_ENV}
-        env.pop("RAY_ADDRESS", None)
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.auth_env}
+        for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH"):
+            env.pop(key, None)
         for attempt in range(attempts):
             done = subprocess.run(self.command, env=env, capture_output=True, text=True, timeout=120)
             if done.returncode == 0:

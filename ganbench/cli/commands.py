@@ -250,7 +250,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     return run(SweepOptions(file=args.file, name=args.name, resume=args.resume, plan=args.plan, address=args.address,
                             tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent,
-                            budget=args.budget))
+                            budget=args.budget, optuna_storage=args.optuna_storage))
 
 
 def reproduce(args: argparse.Namespace) -> int:
@@ -260,7 +260,7 @@ def reproduce(args: argparse.Namespace) -> int:
     return run_benchmark(ReproduceOptions(benchmark=args.benchmark, budget=args.budget, dry_run=args.dry_run,
                                           out=args.out, address=args.address, tracking_uri=args.tracking_uri,
                                           storage=args.storage, max_concurrent=args.max_concurrent,
-                                          sweep_name=args.name))
+                                          sweep_name=args.name, optuna_storage=args.optuna_storage))
 
 
 def report(args: argparse.Namespace) -> int:

@@ -46,9 +46,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print result.json to stdout (no progress bar)")
 
 
-def _add_mlflow_source(parser: argparse.ArgumentParser) -> None:
+def _add_checkpoint_source(parser: argparse.ArgumentParser) -> None:
+    """Where `sample` and `evaluate` find a checkpoint, and which of its generators they use."""
+    parser.add_argument("checkpoint", nargs="?", help="a checkpoint.pt, or SWEEP:VALUE:best to pull one from MLflow")
     parser.add_argument("--run-id", help="pull the checkpoint of this MLflow run instead of a file")
     parser.add_argument("--tracking-uri", help="MLflow store for --run-id / SWEEP:VALUE:best (default: ganbench's)")
+    parser.add_argument("--weights", choices=("best", "final", "ema"), default="best",
+                        help="which generator: the best by eval.select (default), the last, or the EMA copy")
 
 
 def _add_sample(commands: argparse._SubParsersAction) -> None:
@@ -56,13 +60,10 @@ def _add_sample(commands: argparse._SubParsersAction) -> None:
         "sample", help="export samples from a checkpoint",
         description="Draw N samples from a saved generator into a .npy file: points as float32 N x D, "
                     "images as uint8 N x C x H x W.")
-    parser.add_argument("checkpoint", nargs="?", help="a checkpoint.pt, or SWEEP:VALUE:best to pull one from MLflow")
-    _add_mlflow_source(parser)
+    _add_checkpoint_source(parser)
     parser.add_argument("--n", type=int, required=True, help="number of samples")
     parser.add_argument("--out", required=True, metavar="FILE.npy", help="where to write the array")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    parser.add_argument("--weights", choices=("best", "final", "ema"), default="best",
-                        help="which generator: the best by eval.select (default), the last, or the EMA copy")
     parser.add_argument("--class", dest="class_index", type=int, metavar="C",
                         help="conditional generators: draw only class C (default: every class equally)")
     parser.add_argument("--grid", metavar="FILE.png", help="also write a per-class grid (conditional) or sample plot")
@@ -74,14 +75,12 @@ def _add_evaluate(commands: argparse._SubParsersAction) -> None:
         description="Evaluate a checkpoint at final-evaluation size: fresh noise, eval.final_n_samples samples, "
                     "against the held-out eval.final_split. Numbers carry their protocol (n_real, n_fake, split, "
                     "extractor, weights hash); metrics whose weights are missing are reported as unavailable.")
-    parser.add_argument("checkpoint", nargs="?", help="a checkpoint.pt, or SWEEP:VALUE:best to pull one from MLflow")
-    _add_mlflow_source(parser)
+    _add_checkpoint_source(parser)
     parser.add_argument("--metrics", nargs="+", metavar="METRIC", help="e.g. lenet_digits inception (default: the run's)")
     parser.add_argument("--n", type=int, help="generated samples (default: eval.final_n_samples)")
     parser.add_argument("--split", help="real split to compare against (default: eval.final_split)")
     parser.add_argument("--seed", type=int, help="noise seed (default: the one a sweep's final-stage trial of this "
                                                   "checkpoint uses, seed + 7,777,777, so the numbers match its run)")
-    parser.add_argument("--weights", choices=("best", "final", "ema"), default="best", help="which generator")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
@@ -106,6 +105,9 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
                                                "file under $GANBENCH_HOME, default ~/.cache/ganbench)")
     parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
     parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
+    parser.add_argument("--optuna-storage", metavar="URL",
+                        help="Optuna RDB for every study (sqlite:////shared/optuna.db, postgresql://...); default: the "
+                             "sweep file's searcher.storage, else sqlite beside the sweep state under --storage")
 
 
 def _add_sweep(commands: argparse._SubParsersAction) -> None:

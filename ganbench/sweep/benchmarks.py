@@ -57,6 +57,7 @@ class ReproduceOptions:
     storage: str | None = None
     max_concurrent: int | None = None
     sweep_name: str | None = None  # default NAME-BUDGET
+    optuna_storage: str | None = None
 
 
 def dry_run_config(study: Study, value: dict[str, object]) -> dict[str, object]:
@@ -130,7 +131,7 @@ def reproduce(options: ReproduceOptions) -> int:
     started = SweepState(storage_root(options.storage), name).load() is not None
     run(SweepOptions(file=str(path), name=name, resume=started, address=options.address,
                      tracking_uri=options.tracking_uri, storage=options.storage,
-                     max_concurrent=options.max_concurrent, budget=sweep.budget))
+                     max_concurrent=options.max_concurrent, budget=sweep.budget, optuna_storage=options.optuna_storage))
     out = Path(options.out or f"reports/benchmarks/{name}")
     build_report(name, options.tracking_uri or default_tracking_uri(), out)
     verdicts = verdict_lines((out / "README.md").read_text())

@@ -32,7 +32,7 @@ from ganbench.metrics.evaluator import Evaluator
 from ganbench.metrics.image import FidelityMetric
 from ganbench.sweep.ray_cluster import init_ray, start_ray
 from ganbench.sweep.results import best_configs, format_summary, summarise
-from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep
+from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep, rdb_url
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.runs import TrialRuns
 from ganbench.tracking.store import Tracker, default_tracking_uri, ui_command
@@ -54,6 +54,7 @@ class SweepOptions:
     storage: str | None = None
     max_concurrent: int | None = None
     budget: str | None = None      # benchmark files only: small (this machine) or paper
+    optuna_storage: str | None = None  # --optuna-storage: every study's Optuna RDB, over the file's searcher.storage
 
 
 def default_name(sweep: SweepFile) -> str:
@@ -149,11 +150,12 @@ def run(options: SweepOptions) -> int:
     name = options.name or default_name(sweep)
     storage = storage_root(options.storage)
     store = SweepState(storage, name)
+    override = rdb_url(options.optuna_storage, "--optuna-storage")
     for study in sweep.studies:  # before the storage is even read: nothing is started for a sweep that cannot run
-        if not (study.optuna_storage or store.default_optuna_url()):
+        if not (override or study.optuna_storage or store.default_optuna_url()):
             raise ConfigError(f"{study.name}: searcher.storage", f"--storage {storage} is an object store and Optuna "
                                                                  "has none: give an RDB URL (sqlite:////shared/optuna.db "
-                                                                 "or postgresql://user@host/db)")
+                                                                 "or postgresql://user@host/db), or --optuna-storage")
     state = store.load()
     if state is not None and not options.resume and not options.plan:
         raise GanbenchError(f"sweep {name!r} exists ({store.where}); add --resume to continue it, "
@@ -202,7 +204,7 @@ def run(options: SweepOptions) -> int:
     print(f"sweep {name}: MLflow {uri} (browse: {ui_command(uri)}); Ray storage {storage}")
     summaries = []
     for study in sweep.studies:
-        optuna_url = study.optuna_storage or state["optuna_url"]
+        optuna_url = override or study.optuna_storage or state["optuna_url"]
         summaries.append(_run_study(study, name, state, store, tracker, parent, optuna_url, options, resources))
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))

@@ -17,6 +17,9 @@ from concurrent.futures import Future
 
 from ganbench.errors import GanbenchError
 
+TOKEN_HINT = ("give the driver the cluster's token: RAY_AUTH_MODE=token with RAY_AUTH_TOKEN=<token> or "
+              "RAY_AUTH_TOKEN_PATH=<file> (`ray get-auth-token` on the head prints it)")
+
 
 def check_reachable(address: str, timeout_s: float = 5.0) -> None:
     """Fail in seconds when nothing listens at a ``host:port`` or ``ray://host:port`` address: Ray's
@@ -33,19 +36,46 @@ def check_reachable(address: str, timeout_s: float = 5.0) -> None:
                             "local Ray") from exc
 
 
+def check_token(address: str) -> None:
+    """Refuse at once a driver without the token of a cluster that runs Ray's token authentication: ray.init
+    retries such a refusal for ~20 s and then reports only "Failed to connect", while the GCS client says
+    why immediately. Addresses it cannot probe (ray://, auto) are left to ray.init."""
+    from ray._raylet import GcsClient  # Ray's own GCS client; only when joining a cluster
+    from ray.exceptions import AuthenticationError  # (as above)
+
+    host, _, port = address.rpartition(":")
+    if address.startswith("ray://") or not host or not port.isdigit():
+        return
+    try:
+        GcsClient(address=address)
+    except AuthenticationError as exc:
+        raise GanbenchError(f"--address {address}: the cluster runs Ray token authentication and this driver has "
+                            f"no valid token: {TOKEN_HINT}") from exc
+    except Exception:  # noqa: BLE001 - anything else is ray.init's to report, with its own message
+        return
+
+
 def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
     """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
     import ray  # Ray only where it runs: `--plan` on this machine never starts it
+    from ray.exceptions import AuthenticationError  # (as above)
 
     if address:
         check_reachable(address)  # also when this process already runs a Ray: the user asked for this one
+        check_token(address)
     if not ray.is_initialized():
         try:
             ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
                      runtime_env={"env_vars": env}, configure_logging=False)
+        except AuthenticationError as exc:
+            where = f"--address {address}" if address else "local Ray"
+            raise GanbenchError(f"{where}: Ray token authentication is on and this driver has no token: {TOKEN_HINT}") \
+                from exc
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             where = f"--address {address}" if address else "local Ray"
-            raise GanbenchError(f"{where}: cannot start or join Ray: {str(exc).strip().splitlines()[0]}") from exc
+            # A cluster with token authentication looks exactly like this to a driver without its token.
+            hint = f" (if the cluster uses token authentication: {TOKEN_HINT})" if address else ""
+            raise GanbenchError(f"{where}: cannot start or join Ray: {str(exc).strip().splitlines()[0]}{hint}") from exc
     resources = dict(ray.cluster_resources())
     # With a custom searcher Tune keeps one trial PENDING at a time, so trials start one by one; allow one per CPU.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, int(resources.get("CPU", 1)))))

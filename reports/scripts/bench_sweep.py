@@ -35,6 +35,7 @@ RING8 = {"data.name": "ring8", "data.size": 20000, "train.log_every": 50}
 
 
 def env(home: Path) -> dict[str, str]:
+    # A throwaway local Ray per sweep: token mode would only write ~/.ray/auth_token; no cluster is joined.
     return {**os.environ, "GANBENCH_HOME": str(home), "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 

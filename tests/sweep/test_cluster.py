@@ -171,7 +171,8 @@ def served_sweep(cluster, server, tmp_path_factory):
     ray_tmp = infra.short_tmp("rs")  # the driver's own Ray temp dir: must stay empty (no local Ray)
     started = time.monotonic()
     done = ganbench_sweep([str(SWEEPS / "tiny.yaml"), "--name", "served", "--address", cluster.address,
-                          "--tracking-uri", server.uri], sweep_env(root / "home", ray_tmp), root / "served.log")
+                          "--tracking-uri", server.uri], {**sweep_env(root / "home", ray_tmp), **cluster.auth_env},
+                         root / "served.log")
     return done, ray_tmp, time.monotonic() - started
 
 
@@ -208,6 +209,25 @@ def test_sweep_logs_to_an_mlflow_server_with_artifacts_through_it(served_sweep, 
 
     assert "generator" in torch.load(local, map_location="cpu", weights_only=True)
     assert list(server.artifacts.rglob("images/*"))  # sample grids went through the server too
+
+
+def test_a_driver_without_the_clusters_token_is_refused_in_one_line(cluster, tmp_path):
+    """The cluster runs with token auth; a driver that has no token (none in its environment, none in its
+    home) gets one line naming the fix, exit 2, within 30 s, and starts nothing."""
+    env = {**sweep_env(tmp_path / "home", infra.short_tmp("rn")), "HOME": str(tmp_path)}
+    for key in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(key, None)
+    started = time.monotonic()
+    done = ganbench_sweep([str(SWEEPS / "tiny.yaml"), "--name", "notoken", "--address", cluster.address], env,
+                          tmp_path / "notoken.log", timeout=60)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 2, done.stdout
+    errors = [line for line in done.stdout.splitlines() if line.startswith("ganbench: error:")]
+    assert len(errors) == 1 and "Traceback" not in done.stdout
+    assert f"--address {cluster.address}" in errors[0] and "RAY_AUTH_TOKEN" in errors[0]
+    assert elapsed < 30, f"refused after {elapsed:.0f} s"
+    db = tmp_path / "home" / "mlflow" / "mlflow.db"
+    assert not db.exists() or MlflowClient(f"sqlite:///{db}").get_experiment_by_name("ganbench/notoken") is None
 
 
 # ------------------------------------------------------------------------------ 4. fractional logical GPUs
@@ -252,7 +272,7 @@ def most_at_once(runs: list) -> int:
 def test_four_quarter_gpu_trials_run_at_once_on_a_logical_gpu(cluster, tmp_path):
     sweep = tmp_path / "gpu.yaml"
     sweep.write_text(GPU_SWEEP.format(steps=450))  # long enough that staggered actor start-ups still overlap
-    env = sweep_env(tmp_path / "home", infra.short_tmp("rg"))
+    env = {**sweep_env(tmp_path / "home", infra.short_tmp("rg")), **cluster.auth_env}
     plan = ganbench_sweep([str(sweep), "--plan", "--address", cluster.address], env, tmp_path / "plan.log")
     assert plan.returncode == 0 and "0.5 CPU / 0.25 GPU per trial" in plan.stdout, plan.stdout
     done = ganbench_sweep([str(sweep), "--name", "gpu", "--address", cluster.address], env, tmp_path / "gpu.log")

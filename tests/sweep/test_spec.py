@@ -203,3 +203,10 @@ def test_an_object_store_needs_an_optuna_rdb(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganbench: error: tiny: searcher.storage: --storage s3://bucket/ganbench is an object store")
     assert "\n" not in err
+
+
+def test_the_optuna_storage_option_is_checked_like_the_key(tmp_path, capsys):
+    from ganbench.cli import main
+
+    assert main(["sweep", str(write(tmp_path, BASE)), "--optuna-storage", "redis://host/0"]) == 2
+    assert "ganbench: error: --optuna-storage: expected an Optuna RDB URL" in capsys.readouterr().err
