@@ -321,6 +321,22 @@ class ProgressTable(tune.Callback):
                 print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.shown} {shown}")
 
 
+LOST_REASON = ("lost: the driver was killed after this trial started and before Tune saved its experiment state, "
+               "so the resumed sweep could not continue it and ran a replacement")
+
+
+def fail_open_optuna_trials(storage_url: str, study_names: list[str]) -> None:
+    """Tell FAIL for the Optuna trials a killed driver left RUNNING: their Ray trials are gone (see LOST_REASON)."""
+    storage = optuna.storages.RDBStorage(storage_url)
+    known = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    for name in study_names:
+        if name not in known:
+            continue
+        study = optuna.load_study(study_name=name, storage=storage)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            study.tell(trial.number, state=TrialState.FAIL)
+
+
 def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,
               configs: list[dict[str, Any]] | None, storage_url: str, sweep: str, max_steps: int,
               max_concurrent: int, resume: bool) -> list[dict[str, Any]]:
@@ -354,6 +370,15 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[TrackingCallback(context.runs, max_steps), ProgressTable(study, stage)]))
     results = tuner.fit()
+    # Every trial Tune knows has ended. What is still open belongs to trials a killed driver started after Tune's
+    # last snapshot: Tune's restored state never knew them and the searcher suggested replacements.
+    lost = context.runs.close_left_open(study.name, stage, reason=LOST_REASON)
+    if stage == "search" and storage_url:
+        fail_open_optuna_trials(storage_url, [f"{sweep}/{study.name}/{study.label(v)}" for v in study.values()
+                                              if study.space(v)])
+    if lost:
+        print(f"[{study.name} {stage}] closed {len(lost)} run(s) a killed driver left open, as lost "
+              f"(replaced): {', '.join(lost)}")
     rows = []
     for result in results:
         flat, meta = split_trial_config(result.config)

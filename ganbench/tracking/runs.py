@@ -27,6 +27,7 @@ class Outcome(str, Enum):
     STOPPED_EARLY = "stopped_early"  # cut by ASHA; its numbers so far stand
     DIVERGED = "diverged"            # a non-finite loss; reported at the metric's finite worst value
     FAILED = "failed"                # a config or code error; has a failure_reason
+    LOST = "lost"                    # its driver died and the resumed sweep replaced it; has a failure_reason
 
     @property
     def delivered(self) -> bool:
@@ -35,7 +36,7 @@ class Outcome(str, Enum):
 
     @property
     def mlflow_status(self) -> str:
-        return {Outcome.RUNNING: "RUNNING", Outcome.FAILED: "FAILED"}.get(self, "FINISHED")
+        return {Outcome.RUNNING: "RUNNING", Outcome.FAILED: "FAILED", Outcome.LOST: "KILLED"}.get(self, "FINISHED")
 
     @classmethod
     def of(cls, tag: str | None) -> Outcome | None:
@@ -85,6 +86,17 @@ class TrialRuns:
     def closed(self, run_id: str) -> bool:
         """Whether the run's outcome was recorded (anything but running)."""
         return self.outcome(run_id) is not Outcome.RUNNING
+
+    def close_left_open(self, study: str, stage: str, reason: str) -> list[str]:
+        """Close as LOST, with ``reason``, every run of this study's stage still open; returns their trial ids.
+        Called when Tune has ended every trial it knows: a run still open then belongs to a trial Tune never
+        knew (it started after the last experiment snapshot of a driver that was killed)."""
+        query = (f"tags.`{KIND_TAG}` = 'trial' and tags.study = '{study}' and tags.stage = '{stage}' and "
+                 f"tags.`{OUTCOME_TAG}` = '{Outcome.RUNNING.value}'")
+        lost = self.tracker.client.search_runs([self.tracker.experiment_id], filter_string=query, max_results=1000)
+        for run in lost:
+            self.close(run.info.run_id, Outcome.LOST, reason=reason)
+        return [run.data.tags.get(TRIAL_TAG, "") for run in lost]
 
     def close(self, run_id: str, outcome: Outcome, reason: str = "", tags: Mapping[str, Any] | None = None) -> None:
         """Record the outcome (and, for a failure, its reason) and end the run with the matching status."""

@@ -86,3 +86,18 @@ def test_both_stages_hand_out_configs_in_one_shape():
 def test_final_stage_configs_of_an_old_store_still_read():
     old = {"trial": {"loss.name": "hinge", "optim": {"lr_g": 1e-3}, META: {"value": "hinge", "stage": "final"}}}
     assert split_trial_config(old) == ({"loss.name": "hinge", "optim.lr_g": 1e-3}, {"value": "hinge", "stage": "final"})
+
+
+def test_optuna_trials_a_killed_driver_left_running_are_failed(tmp_path):
+    import optuna
+
+    from ganbench.sweep.tuner import fail_open_optuna_trials
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(study_name="s/tiny/hinge", storage=url)
+    done = study.ask()
+    study.tell(done, 0.5)
+    study.ask()  # asked after the last snapshot, then the driver died
+    fail_open_optuna_trials(url, ["s/tiny/hinge", "s/tiny/never_created"])
+    states = [t.state for t in optuna.load_study(study_name="s/tiny/hinge", storage=url).trials]
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]

@@ -52,3 +52,15 @@ def test_a_closed_run_stays_closed_when_its_trial_is_replayed(runs):
 def test_outcomes_that_deliver_a_number():
     assert {o for o in COUNTED if o.delivered} == {Outcome.COMPLETED, Outcome.STOPPED_EARLY}
     assert Outcome.of("completed") is Outcome.COMPLETED and Outcome.of("something else") is None
+
+
+def test_runs_left_open_when_their_stage_ends_are_closed_as_lost(runs):
+    finished, _ = runs.open("done", META)
+    runs.close(finished, Outcome.COMPLETED)
+    left_open, _ = runs.open("gone", META)  # its driver died; Tune's restored state never knew the trial
+    other_stage, _ = runs.open("final-1", {**META, "stage": "final"})
+    assert runs.close_left_open("s", "search", reason="lost: replaced") == ["gone"]
+    run = runs.tracker.client.get_run(left_open)
+    assert run.info.status == "KILLED" and run.data.tags[OUTCOME_TAG] == "lost"
+    assert run.data.tags[REASON_TAG] == "lost: replaced"
+    assert runs.outcome(finished) is Outcome.COMPLETED and not runs.closed(other_stage)
