@@ -156,11 +156,11 @@ def run(options: SweepOptions) -> int:
             raise ConfigError(f"{study.name}: searcher.storage", f"--storage {storage} is an object store and Optuna "
                                                                  "has none: give an RDB URL (sqlite:////shared/optuna.db "
                                                                  "or postgresql://user@host/db), or --optuna-storage")
-    state = store.load()
-    if state is not None and not options.resume and not options.plan:
+    state = None if options.plan else store.load()  # a plan reads no storage and starts nothing
+    if state is not None and not options.resume:
         raise GanbenchError(f"sweep {name!r} exists ({store.where}); add --resume to continue it, "
                             "or pick another --name")
-    if options.resume and state is None:
+    if options.resume and state is None and not options.plan:
         raise GanbenchError(f"--resume: no sweep named {name!r} under --storage {storage} ({store.where} is missing)")
     if state is not None and options.resume and state["sha256"] != sweep.sha256:
         raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
@@ -169,7 +169,6 @@ def run(options: SweepOptions) -> int:
     address = options.address or os.environ.get("RAY_ADDRESS")
     uri = options.tracking_uri or default_tracking_uri()
     if options.plan:
-
         resources = init_ray(address, {}) if address else None  # once, not per study
         for study in sweep.studies:
             check_runnable(study, resources)
