@@ -100,6 +100,7 @@ def test_unknown_benchmark_and_budget_errors_name_the_choices(capsys):
         load_sweep(Path(__file__).resolve().parent / "files" / "tiny.yaml", "small")
 
 
+@pytest.mark.slow  # a whole sweep and its report end to end (~35 s)
 def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench_home, tmp_path, capsys):
     from mlflow import MlflowClient
 

@@ -10,10 +10,18 @@ from ganbench.tracking.store import Tracker
 META = {"study": "s", "value": "hinge", "stage": "search"}
 
 
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Tracker:
+    """One sqlite store for the module (creating one takes seconds); each test gets its own experiment."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GANBENCH_HOME", str(folder))
+        yield Tracker(f"sqlite:///{folder / 'mlflow.db'}", "unused")
+
+
 @pytest.fixture
-def runs(tmp_path, monkeypatch) -> TrialRuns:
-    monkeypatch.setenv("GANBENCH_HOME", str(tmp_path))
-    tracker = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "ganbench/unit")
+def runs(store, request) -> TrialRuns:
+    tracker = Tracker(store.uri, f"ganbench/{request.node.name}")
     tracker.ensure_experiment()
     return TrialRuns(tracker, "unit", tracker.parent_run("unit", {}))
 
