@@ -18,8 +18,8 @@ def test_ci_runs_readme_test_command():
 def test_top_level_holds_what_the_brief_promises_and_nothing_else():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     top = {line.split("/")[0] for line in tracked.splitlines()}
-    assert top == {".ci", ".gitignore", "README.md", "ganbench", "pyproject.toml", "reports", "search_spaces",
-                   "setup.py", "tests"}
+    assert top == {".ci", ".gitignore", "MANIFEST.in", "README.md", "ganbench", "pyproject.toml", "reports",
+                   "search_spaces", "setup.py", "tests"}
 
 
 def test_tests_mirror_the_package():
