@@ -103,7 +103,8 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="an existing Ray cluster (default: $RAY_ADDRESS, else a local Ray)")
     parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else an absolute sqlite "
                                                "file under $GANBENCH_HOME, default ~/.cache/ganbench)")
-    parser.add_argument("--storage", help="Ray Tune storage: an absolute path (shared on a cluster) or a URI")
+    parser.add_argument("--storage", help="Ray Tune's experiments and the sweep's state: an absolute path (shared "
+                                          "on a cluster) or a URI (s3://...); default $GANBENCH_HOME/ray_results")
     parser.add_argument("--max-concurrent", type=int, help="at most K trials at once")
     parser.add_argument("--optuna-storage", metavar="URL",
                         help="Optuna RDB for every study (sqlite:////shared/optuna.db, postgresql://...); default: the "
@@ -120,8 +121,8 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n  ganbench sweep search_spaces/quickstart.yaml --plan\n"
                "  ganbench sweep search_spaces/quickstart.yaml\n"
                "  ganbench sweep search_spaces/quickstart.yaml --resume          # after the driver was killed\n"
-               "  ganbench sweep my.yaml --address ray://head:10001 --tracking-uri http://mlflow:5000 "
-               "--storage s3://bucket/ganbench")
+               "  ganbench sweep my.yaml --address head:6379 --tracking-uri http://mlflow:5000 "
+               "--storage s3://bucket/ganbench --optuna-storage postgresql://db/optuna")
     parser.add_argument("file", help="a sweep YAML file (see search_spaces/)")
     parser.add_argument("--name", help="sweep name (default: the file's stem); names MLflow's experiment")
     parser.add_argument("--resume", action="store_true", help="continue a killed sweep from the stage it was in")
