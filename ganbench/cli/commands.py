@@ -153,7 +153,6 @@ def sample(args: argparse.Namespace) -> int:
 
 def _checkpoint_path(args: argparse.Namespace) -> Path:
     """A local checkpoint file, or one pulled from MLflow (``--run-id ID`` or ``SWEEP:VALUE:best``)."""
-
     from ganbench.report.data import pull_checkpoint  # MLflow only for a checkpoint in a store
     from ganbench.tracking.store import default_tracking_uri  # MLflow: only the commands that use it
 
@@ -201,7 +200,6 @@ COMMANDS = {"train": train, "sample": sample, "list": list_components}
 
 def extractor(args: argparse.Namespace) -> int:
     """``ganbench extractor train DATASET``: train a LeNet feature extractor on the domain, deterministically."""
-
     name = f"lenet_{args.dataset}"
     if name not in EXTRACTORS:
         choices = sorted(spec.train_dataset for spec in EXTRACTORS.values() if spec.train_dataset)
@@ -222,7 +220,6 @@ def extractor(args: argparse.Namespace) -> int:
 
 def evaluate(args: argparse.Namespace) -> int:
     """``ganbench evaluate CHECKPOINT``: final-evaluation metrics of a saved generator (fresh noise, held-out split)."""
-
     state = checkpoint.load(_checkpoint_path(args))
     config = checkpoint.config_of(state)
     # The same final evaluation a sweep's final-stage trial runs, with the same noise unless --seed says otherwise.

@@ -99,7 +99,6 @@ EXTRACTORS: dict[str, ExtractorSpec] = {
 
 def load_lenet(spec: ExtractorSpec) -> tuple[torch.nn.Module, dict]:
     """The trained LeNet and its training record (accuracy, hash); raises if unavailable."""
-
     reason = spec.unavailable_reason()
     if reason:
         raise ExtractorUnavailable(reason)

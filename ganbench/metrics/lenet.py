@@ -59,7 +59,6 @@ def accuracy(model: LeNet, images: Tensor, labels: Tensor) -> float:
 def train_lenet(train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], epochs: int = TRAIN_EPOCHS,
                 progress: bool = True) -> tuple[LeNet, dict[str, Any]]:
     """Deterministic training (fixed seed, one thread); returns the model and its record."""
-
     started = time.perf_counter()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

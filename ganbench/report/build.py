@@ -144,7 +144,6 @@ PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "b
 
 def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     """Ours and theirs side by side: a verdict per row by its stated tolerance, and protocol differences."""
-
     finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
     ours_params = finals[0]["params"] if finals else {}
     lines = ["| source | their row | our value | metric | theirs | ours (final seeds) | verdict | protocol |",

@@ -63,8 +63,7 @@ class ReproduceOptions:
 def dry_run_config(study: Study, value: dict[str, object]) -> dict[str, object]:
     """One value's trial (its search space's midpoint) on ``fake`` data of the real data's shape, trained
     for a few steps with no evaluation."""
-
-    config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
+    config = resolve(study.midpoint_config(value))
     shape = DATASETS.get(config.data.name).spec(config).shape
     flat = to_flat(config)
     flat.update({"data.name": "fake", "data.shape": list(shape), "eval.metrics": [], "eval.select": "",
@@ -75,7 +74,6 @@ def dry_run_config(study: Study, value: dict[str, object]) -> dict[str, object]:
 
 def dry_run(sweep: SweepFile) -> list[str]:
     """Train every compared value for a few steps on fake data; say what a real run would need."""
-
     lines = []
     for study in sweep.studies:
         started = time.perf_counter()

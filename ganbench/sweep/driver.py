@@ -65,10 +65,9 @@ def default_name(sweep: SweepFile) -> str:
 def missing_inputs(study: Study) -> list[str]:
     """What a study needs that this machine lacks: data files and metric weights, each naming the file and
     where to put it. Cheap: loads nothing."""
-
     missing: dict[str, str] = {}
     for value in study.values():
-        config = resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}))
+        config = resolve(study.midpoint_config(value))
         if not config.data.download:
             try:
                 dataset_of(config).check_available()  # names the files and the folder they belong in
@@ -132,9 +131,7 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
 def _measure(study: Study) -> tuple[float, float]:
     """Seconds per generator step and per trial's set-up, from two short runs of the first config (the
     difference cancels the set-up: model building, data loading)."""
-
-    value = study.values()[0]
-    config = {**study.config(value, {k: d.midpoint() for k, d in study.space(value).items()}),
+    config = {**study.reference_config(),
               "eval.every": 100_000, "eval.metrics": [], "eval.select": "", "train.threads": max(1, int(study.cpu))}
     seconds = {}
     for steps in (5, 10, 60):  # the first run only warms up (imports, allocator, kernels)
@@ -231,7 +228,6 @@ def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: s
 
 def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
     """Real-side statistics for every image metric, computed once in the driver (trials never write)."""
-
     config = resolve(study.reference_config())
     split = getattr(config.eval, split_key)
     sides = {}

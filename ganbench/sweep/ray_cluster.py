@@ -84,7 +84,6 @@ def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
 
 def start_ray(address: str | None, env: dict[str, str]) -> Future[dict[str, float]]:
     """``init_ray`` on a background thread; ``.result()`` gives the resources or raises Ray's error."""
-
     import ray  # noqa: F401 - imported here, not on the thread: two threads importing Ray at once can deadlock
 
     # ray.init sets its SIGTERM handler only on the main thread (and warns otherwise); set the same one here.

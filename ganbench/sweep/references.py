@@ -47,7 +47,7 @@ def check_references(study: Study, labels: dict[str, Any], where: str) -> None:
         if ref.get("value") is not None:  # a verdict needs our number: the metric must be one we report
 
             value = labels[str(ref["value"])]
-            keys = metric_keys(resolve(study.config(value, {k: d.midpoint() for k, d in study.space(value).items()})))
+            keys = metric_keys(resolve(study.midpoint_config(value)))
             if ref["metric"] not in keys:
                 raise ConfigError(f"{key}.metric", f"{ref['metric']!r} is not reported for {ref['value']}; "
                                                    f"{choices_hint(str(ref['metric']), keys)}")

@@ -122,11 +122,15 @@ class Study:
         """Generator steps between evaluations, for every trial (ASHA's default grace period)."""
         return int(self.shared["eval.every"])
 
+    def midpoint_config(self, value: dict[str, Any]) -> dict[str, Any]:
+        """Dotted keys of a representative trial of ``value``: its search space at its midpoint. Used to check,
+        plan and dry-run a study before any trial exists."""
+        return self.config(value, {key: dist.midpoint() for key, dist in self.space(value).items()})
+
     def reference_config(self) -> dict[str, Any]:
         """Dotted keys of one trial: the real-side statistics and the divergence sentinel are built from it,
         which holds for every value because their SHARED_KEYS are checked equal."""
-        value = self.values()[0]
-        return self.config(value, {key: dist.midpoint() for key, dist in self.space(value).items()})
+        return self.midpoint_config(self.values()[0])
 
     def startup_trials(self) -> int:
         """TPE samples at random before it models anything. Optuna's default (10) would leave a small budget
@@ -300,9 +304,8 @@ def _check_configs(study: Study, where: str) -> dict[str, Any]:
                                                          "shares, so it cannot be tuned; set it under `fixed:`")
     shared: dict[str, tuple[Any, str]] = {}
     for value in study.values():
-        midpoint = {key: dist.midpoint() for key, dist in study.space(value).items()}
         try:
-            config = resolve(study.config(value, midpoint))
+            config = resolve(study.midpoint_config(value))
         except ConfigError as error:
             raise ConfigError(f"{where}{error.key}", f"{str(error).split(': ', 1)[1]} (for {study.label(value)})") \
                 from None

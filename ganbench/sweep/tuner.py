@@ -217,7 +217,6 @@ def split_trial_config(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str
 
 def run_trial(params: dict[str, Any], context: TrialContext) -> None:
     """The Tune function trainable: ganbench's ``train`` with MLflow and Ray checkpoints around it."""
-
     flat, meta = split_trial_config(params)
     trial_id = tune.get_context().get_trial_id()
     logger = TrialLogger(context.runs, trial_id, meta)
@@ -341,7 +340,6 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
               configs: list[dict[str, Any]] | None, storage_url: str, sweep: str, max_steps: int,
               max_concurrent: int, resume: bool) -> list[dict[str, Any]]:
     """Run (or resume) one stage; returns each trial's config, last result and error, as plain data."""
-
     # Tune's snapshot warnings and Optuna's per-study INFO lines drown the progress table.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

@@ -82,7 +82,6 @@ def build(config: Config, device: torch.device) -> Components:
 
 def metric_keys(config: Config) -> set[str]:
     """Every evaluation metric a run of this config reports, with its ``best_`` twin."""
-
     keys = {key for name in config.eval.metrics for key in METRICS.get(name).reported_keys(config)}
     if config.optim.ema > 0:
         keys |= {EMA_PREFIX + key for key in keys}
