@@ -30,6 +30,7 @@ from ganbench.errors import ConfigError, DataError, GanbenchError
 from ganbench.metrics import METRICS
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.metrics.image import FidelityMetric
+from ganbench.resources import search_spaces
 from ganbench.sweep.ray_cluster import init_ray, start_ray
 from ganbench.sweep.results import best_configs, format_summary, summarise
 from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep, rdb_url
@@ -189,8 +190,7 @@ def run(options: SweepOptions) -> int:
         print("warning: on a multi-node cluster use an MLflow server URI (--tracking-uri) and shared --storage "
               "(NFS path or s3://); a sqlite file and a local folder are only seen by this node", file=sys.stderr)
     tracker.ensure_experiment()
-    command = " ".join(shlex.quote(a) for a in ["ganbench", "sweep", *sys.argv[2:]]) if sys.argv[1:2] == ["sweep"] \
-        else f"ganbench sweep {options.file} --name {name}" + (f" --budget {sweep.budget}" if sweep.budget else "")
+    command = reproducing_command(options, sweep, name)
     parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
     if state is None:
         state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
@@ -205,6 +205,18 @@ def run(options: SweepOptions) -> int:
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
     return 0
+
+
+def reproducing_command(options: SweepOptions, sweep: SweepFile, name: str) -> str:
+    """The command a reader of the report types to rerun this sweep: the one typed (`ganbench sweep ...`,
+    `ganbench reproduce ...`), else one naming the file relative to the shipped search spaces, never a path that
+    only exists on this machine."""
+    if sys.argv[1:2] in (["sweep"], ["reproduce"]):
+        return " ".join(shlex.quote(a) for a in ["ganbench", *sys.argv[1:]])
+    path = Path(options.file)
+    shipped = search_spaces()
+    file = f"search_spaces/{path.resolve().relative_to(shipped)}" if path.resolve().is_relative_to(shipped) else path.name
+    return f"ganbench sweep {file} --name {name}" + (f" --budget {sweep.budget}" if sweep.budget else "")
 
 
 def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:

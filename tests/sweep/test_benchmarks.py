@@ -123,3 +123,15 @@ def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench
     # Running it again continues the finished sweep: nothing reruns, the report is rebuilt.
     assert main(["reproduce", str(TINY), "--out", str(out)]) == 0
     assert len(client.search_runs([experiment.experiment_id])) == len(runs)
+
+
+def test_thereproducing_command_holds_no_machine_path(monkeypatch):
+    from ganbench.resources import search_spaces
+    from ganbench.sweep.driver import SweepOptions, reproducing_command
+
+    path = str(search_spaces() / "benchmarks" / "ring8_pacgan.yaml")
+    monkeypatch.setattr("sys.argv", ["python", "-c"])  # a driver started from Python, as `reproduce` tests do
+    command = reproducing_command(SweepOptions(file=path), load_sweep(path, "small"), "ring8_pacgan-small")
+    assert command == "ganbench sweep search_spaces/benchmarks/ring8_pacgan.yaml --name ring8_pacgan-small --budget small"
+    monkeypatch.setattr("sys.argv", ["ganbench", "reproduce", "ring8_pacgan"])
+    assert reproducing_command(SweepOptions(file=path), load_sweep(path, "small"), "x") == "ganbench reproduce ring8_pacgan"
