@@ -44,7 +44,16 @@ def is_path(storage: str) -> bool:
     return "://" not in storage or storage.startswith("file://")
 
 
-def _filesystem(location: str) -> tuple[pafs.FileSystem, str]:
+def join(location: str, *parts: str) -> str:
+    """``location``/parts, for a path or a URI (a URI's query, such as ``?endpoint_override=``, stays last)."""
+    if is_path(location):
+        return "/".join([location.rstrip("/"), *parts])
+    split = urlsplit(location)
+    return split._replace(path="/".join([split.path.rstrip("/"), *parts])).geturl()
+
+
+def filesystem_of(location: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow filesystem of a path or URI, and the location as that filesystem names it."""
     if is_path(location):
         return pafs.LocalFileSystem(), location.removeprefix("file://")
     return pafs.FileSystem.from_uri(location)
@@ -66,7 +75,7 @@ class SweepState:
         """Opened on first use: an object store's (pyarrow resolves its region over the network)."""
         if self._filesystem is None:
             try:
-                self._filesystem, _ = _filesystem(self.storage)
+                self._filesystem, _ = filesystem_of(self.storage)
             except OSError as exc:
                 raise GanbenchError(f"--storage {self.storage}: {str(exc).strip().splitlines()[0]}") from exc
         return self._filesystem

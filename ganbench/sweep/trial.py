@@ -50,15 +50,18 @@ class TrialLogger:
         finally:
             self.tracking_s += time.perf_counter() - started
 
-    def start(self, config: Config, placement: Mapping[str, str] | None = None) -> None:
-        """Open (or reopen) the trial's run; ``placement`` tags where this attempt runs (device, node)."""
+    def start(self, config: Config, placement: Mapping[str, str] | None = None, trial_dir: str = "") -> list[str]:
+        """Open (or reopen) the trial's run; ``placement`` tags where this attempt runs (device, node) and
+        ``trial_dir`` names the folder it checkpoints into. Returns the folders of every attempt so far."""
         with self._timed():
             self.run_id, self.last_logged = self.runs.open(self.trial_id, self.meta, config.seed)
             self.closed = self.runs.closed(self.run_id)
-            if not self.closed:
-                self.tracker.log_params(self.run_id, to_flat(config))
-                if placement:
-                    self.tracker.set_tags(self.run_id, placement)
+            if self.closed:
+                return []
+            self.tracker.log_params(self.run_id, to_flat(config))
+            if placement:
+                self.tracker.set_tags(self.run_id, placement)
+            return self.runs.record_attempt(self.run_id, trial_dir) if trial_dir else []
 
     def recorded_metrics(self) -> dict[str, float]:
         """The last values a closed run logged (Tune replays such a trial after a killed driver resumes)."""

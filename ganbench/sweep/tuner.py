@@ -31,11 +31,13 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ganbench.config import flatten, resolve
+from ganbench.sweep.recovery import NO_CHECKPOINT, Orphan, adopted_meta, find_orphans, latest_checkpoint, run_identity
 from ganbench.sweep.results import outcome
 from ganbench.sweep.spec import Distribution, Study
+from ganbench.sweep.state import join
 from ganbench.sweep.trial import ARTIFACT_KEYS, TrialLogger
 from ganbench.sweep.worth import with_objective, worth
-from ganbench.tracking.runs import Outcome, TrialRuns
+from ganbench.tracking.runs import TRIAL_TAG, Outcome, TrialRuns
 from ganbench.training import checkpoint
 from ganbench.training.final import final_evaluation
 from ganbench.training.loop import resolve_device, train
@@ -79,36 +81,143 @@ class PickledState:
             self.__dict__.update(pickle.load(handle))
 
 
-class DispatchingSearcher(PickledState, Searcher):
+class Recovering(PickledState):
+    """What both stages' searchers do after a killed driver: on the first suggestion, look for the runs the
+    restored state never handed out (``ganbench.sweep.recovery``). An orphan with a checkpoint in --storage (or
+    an outcome already recorded) is handed out again, in its own run; one with neither is closed as lost, and
+    the slot it took is handed out afresh."""
+
+    def __init__(self, study: Study, stage: str, runs: TrialRuns | None, experiment: str) -> None:
+        self.study, self.stage, self.runs, self.experiment = study, stage, runs, experiment
+        self.adopted: dict[str, str] = {}  # orphan's trial id -> the Ray trial continuing it
+        self.orphans: list[Orphan] | None = None  # to hand out; None until looked for
+
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        self.orphans = None  # this driver resumes a killed one: look again
+        if "runs" not in self.__dict__:  # saved by a ganbench that kept no way back to its runs: no recovery
+            self.__dict__.update(orphans=[], adopted={}, handed=[], told_here={}, params={})
+
+    def handed_out(self) -> set[str]:
+        raise NotImplementedError
+
+    def recover(self) -> None:
+        if self.runs is None:  # not tracked (unit use): nothing to recover
+            self.orphans = []
+            return
+        found = find_orphans(self.runs, self.study.name, self.stage, self.handed_out() | set(self.adopted),
+                             self.experiment)
+        kept, lost = [], []
+        for orphan in found:
+            if (orphan.finished or orphan.checkpoint) and self.can_continue(orphan):
+                kept.append(orphan)
+            else:
+                self.runs.close(orphan.run_id, Outcome.LOST, reason=NO_CHECKPOINT)
+                self.lost(orphan)
+                lost.append(orphan.trial_id)
+        self.orphans = kept
+        where = f"[{self.study.name} {self.stage}]"
+        if kept:
+            print(f"{where} continuing {len(kept)} trial(s) a killed driver started after Tune's last snapshot, "
+                  f"each in its own run from its newest checkpoint: {', '.join(o.trial_id for o in kept)}")
+        if lost:
+            print(f"{where} closed {len(lost)} run(s) a killed driver left open with no checkpoint in --storage, "
+                  f"as lost (replaced): {', '.join(lost)}")
+
+    def can_continue(self, orphan: Orphan) -> bool:
+        return True
+
+    def lost(self, orphan: Orphan) -> None:
+        return None
+
+
+class DispatchingSearcher(Recovering, Searcher):
     """One Optuna study per compared value, ``num_samples`` trials each, handed out round robin."""
 
-    def __init__(self, study: Study, storage_url: str, sweep: str) -> None:
-        super().__init__(metric=study.objective, mode=study.mode)
-
-        self.study = study
+    def __init__(self, study: Study, storage_url: str, sweep: str, runs: TrialRuns | None = None,
+                 experiment: str = "") -> None:
+        Searcher.__init__(self, metric=study.objective, mode=study.mode)
+        Recovering.__init__(self, study, "search", runs, experiment)
         self.values = {study.label(v): v for v in study.values()}
+        self.storage_url = storage_url
+        self.study_names = {label: f"{sweep}/{study.name}/{label}" for label in self.values}
         storage = optuna.storages.RDBStorage(storage_url) if storage_url else None
         # A value with nothing to tune needs no study: its trials differ only by what the sweep fixes.
         self.searchers = {
             label: OptunaSearch(space=optuna_space(study.space(value)), metric=study.objective, mode=study.mode,
                                 sampler=optuna_sampler(study.sampler, study.searcher_seed, study.startup_trials()),
-                                storage=storage,
-                                study_name=f"{sweep}/{study.name}/{label}") if study.space(value) else None
+                                storage=storage, study_name=self.study_names[label]) if study.space(value) else None
             for label, value in self.values.items()
         }
         self.suggested: Counter[str] = Counter()
         self.trial_value: dict[str, str] = {}
+        self.told_here: dict[str, int] = {}  # adopted Ray trial -> its orphan's Optuna trial, told by number
+        self.params: dict[str, dict[str, Any]] = {}  # orphan's trial id -> its Optuna params (dotted keys)
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True  # metric and mode come from the sweep file
 
+    def handed_out(self) -> set[str]:
+        return set(self.trial_value)
+
+    def _optuna_trial(self, orphan: Orphan) -> optuna.trial.FrozenTrial | None:
+        """The orphan's Optuna trial, found by the Ray trial id ``suggest`` stored on it."""
+        study = optuna.load_study(study_name=self.study_names[orphan.value], storage=self.storage_url)
+        return next((t for t in study.get_trials(deepcopy=False) if t.user_attrs.get(TRIAL_TAG) == orphan.trial_id),
+                    None)
+
+    def can_continue(self, orphan: Orphan) -> bool:
+        if orphan.value not in self.values:
+            return False
+        if self.searchers[orphan.value] is None:
+            self.params[orphan.trial_id] = {}
+            return True
+        trial = self._optuna_trial(orphan)
+        if trial is None:  # started by a ganbench that did not tag Optuna trials: its config cannot be rebuilt
+            return False
+        self.params[orphan.trial_id] = {key.replace("/", "."): value for key, value in trial.params.items()}
+        return True
+
+    def lost(self, orphan: Orphan) -> None:
+        if orphan.value in self.values and self.searchers[orphan.value] is not None:
+            trial = self._optuna_trial(orphan)
+            if trial is not None and trial.state is TrialState.RUNNING:
+                self._tell(orphan.value, trial.number, None, TrialState.FAIL)
+
+    def _tell(self, label: str, number: int, value: float | None, state: TrialState) -> None:
+        study = optuna.load_study(study_name=self.study_names[label], storage=self.storage_url)
+        try:
+            study.tell(number, value, state=state)
+        except (optuna.exceptions.UpdateFinishedTrialError, ValueError):
+            pass  # told before the driver was killed
+
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.orphans is None:
+            self.recover()
+        if self.orphans:  # in-flight work first: each orphan takes the slot it had
+            orphan = self.orphans.pop(0)
+            label = orphan.value
+            params = self.params.pop(orphan.trial_id)
+            if not orphan.finished and self.searchers[label] is not None:
+                trial = self._optuna_trial(orphan)
+                if trial is not None and trial.state is TrialState.RUNNING:
+                    self.told_here[trial_id] = trial.number
+            self.adopted[orphan.trial_id] = trial_id
+            self.suggested[label] += 1
+            self.trial_value[trial_id] = label
+            meta = adopted_meta({"study": self.study.name, "value": label, "stage": "search"}, orphan)
+            return {**self.study.config(self.values[label], params), META: meta}
         open_values = [label for label in self.values if self.suggested[label] < self.study.num_samples]
         if not open_values:
             return Searcher.FINISHED
         label = min(open_values, key=lambda v: self.suggested[v])  # ties keep file order
         searcher = self.searchers[label]
-        params = (searcher.suggest(trial_id) or {}) if searcher is not None else {}
+        params = {}
+        if searcher is not None:
+            params = searcher.suggest(trial_id) or {}
+            # So that a killed driver's successor finds this Optuna trial from the trial's MLflow run. Ray's
+            # OptunaSearch has no public way from a Ray trial to its Optuna trial; _ot_trials is that map.
+            searcher._ot_trials[trial_id].set_user_attr(TRIAL_TAG, trial_id)
         self.suggested[label] += 1
         self.trial_value[trial_id] = label
         # OptunaSearch hands "/"-joined names back as nested dicts: flatten them to dotted config keys.
@@ -117,14 +226,16 @@ class DispatchingSearcher(PickledState, Searcher):
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
-        if searcher is not None and self.metric in result:
+        if searcher is not None and self.metric in result and trial_id not in self.told_here \
+                and trial_id not in self.adopted.values():
             try:
                 searcher.on_trial_result(trial_id, result)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # finished before a killed driver could save Tune's state; --resume replays it
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
+        label = self.trial_value.get(trial_id, "")
+        searcher = self.searchers.get(label)
         if searcher is None:
             return
         # OptunaSearch tells COMPLETE whenever the last result holds the metric, which is every trial here
@@ -132,25 +243,49 @@ class DispatchingSearcher(PickledState, Searcher):
         # stopped by ASHA -> PRUNED (Optuna keeps its last objective as an intermediate value), completed ->
         # COMPLETE, diverged -> COMPLETE at the metric's documented worst value.
         state = OPTUNA_STATE[outcome({"metrics": result or {}, "error": error or result is None}, self.study.steps)]
-        if state is TrialState.COMPLETE:
+        if trial_id in self.told_here:  # continues an orphan: its Optuna trial is told by number
+            value = (result or {}).get(self.metric) if state is TrialState.COMPLETE else None
+            self._tell(label, self.told_here.pop(trial_id), value, state)
+        elif trial_id in self.adopted.values():
+            return  # replays an orphan whose Optuna trial was told before the kill
+        elif state is TrialState.COMPLETE:
             searcher.on_trial_complete(trial_id, result, error=False)
         else:  # with no result OptunaSearch tells FAIL for an error, PRUNED otherwise
             searcher.on_trial_complete(trial_id, None, error=state is TrialState.FAIL)
 
 
-class ConfigQueue(PickledState, Searcher):
+class ConfigQueue(Recovering, Searcher):
     """The final stage's trials: the given configs (each value's best, once per seed), handed out in order,
-    in the same shape as search trials (dotted config keys plus ``META``)."""
+    in the same shape as search trials (dotted config keys plus ``META``). An orphan continues as the trial
+    of its value and seed."""
 
-    def __init__(self, configs: list[dict[str, Any]]) -> None:
-        super().__init__()
+    def __init__(self, configs: list[dict[str, Any]], study: Study, runs: TrialRuns | None = None,
+                 experiment: str = "") -> None:
+        Searcher.__init__(self)
+        Recovering.__init__(self, study, "final", runs, experiment)
         self.pending = list(configs)
+        self.handed: list[str] = []
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
         return True
 
+    def handed_out(self) -> set[str]:
+        return set(self.handed)
+
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
-        return self.pending.pop(0) if self.pending else Searcher.FINISHED
+        if self.orphans is None:
+            self.recover()
+        if not self.pending:
+            return Searcher.FINISHED
+        config = self.pending.pop(0)
+        self.handed.append(trial_id)
+        meta = config[META]
+        orphan = next((o for o in self.orphans if (o.value, o.seed) == (meta["value"], config.get("seed"))), None)
+        if orphan is not None:
+            self.orphans.remove(orphan)
+            self.adopted[orphan.trial_id] = trial_id
+            config = {**config, META: adopted_meta(meta, orphan)}
+        return config
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         return None  # nothing to learn: the configs are fixed
@@ -204,6 +339,7 @@ class TrialContext:
     cpus: float
     real_sides: dict[str, Any]
     final_real_sides: dict[str, Any]
+    experiment: str = ""  # the stage's Tune experiment under --storage (path or URI), where checkpoints persist
 
 
 def split_trial_config(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -218,7 +354,7 @@ def split_trial_config(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str
 def run_trial(params: dict[str, Any], context: TrialContext) -> None:
     """The Tune function trainable: ganbench's ``train`` with MLflow and Ray checkpoints around it."""
     flat, meta = split_trial_config(params)
-    trial_id = tune.get_context().get_trial_id()
+    trial_id = run_identity(tune.get_context().get_trial_id(), meta)
     logger = TrialLogger(context.runs, trial_id, meta)
     try:
         config = resolve(flat)
@@ -226,17 +362,17 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         config = replace(config, train=replace(config.train, threads=max(1, int(context.cpus))))
         device = resolve_device(config.device)
         # Where this attempt runs: a trial restored after a lost node continues elsewhere, in the same run.
-        logger.start(config, placement={"device": str(device), "host": socket.gethostname(),
-                                        "ray_node_id": ray.get_runtime_context().get_node_id()})
+        attempts = logger.start(config, placement={"device": str(device), "host": socket.gethostname(),
+                                                   "ray_node_id": ray.get_runtime_context().get_node_id()},
+                                trial_dir=Path(tune.get_context().get_trial_dir()).name)
         if logger.closed:
             # Finished before a killed driver saved Tune's state: report what MLflow holds, train nothing again.
             tune.report({**logger.recorded_metrics(), "stage_final": float(meta["stage"] == "final")})
             return
-        previous = tune.get_checkpoint()
-        state = None
-        if previous is not None:
-            with previous.as_directory() as folder:
-                state = torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True)
+        # The newest of the checkpoint Tune hands back (a restored trial's, as of Tune's last snapshot) and the
+        # newest this run's attempts left in --storage (an orphan's, or one made after that snapshot).
+        stored = latest_checkpoint(context.experiment, attempts) if context.experiment else None
+        state = newest_state([tune.get_checkpoint(), tune.Checkpoint(stored) if stored else None])
 
         def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
             logger.log_evaluation(metrics, run_state, config)
@@ -263,6 +399,21 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel, context.objective: context.sentinel})
 
 
+def newest_state(checkpoints: list[tune.Checkpoint | None]) -> dict[str, Any] | None:
+    """The training state with the most steps among ``checkpoints``; one that has vanished is skipped (Tune's
+    num_to_keep may have deleted a checkpoint that a killed driver's last snapshot still names)."""
+    states = []
+    for found in checkpoints:
+        if found is None:
+            continue
+        try:
+            with found.as_directory() as folder:
+                states.append(torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True))
+        except FileNotFoundError:
+            continue
+    return max(states, key=lambda state: state["step"], default=None)
+
+
 # ------------------------------------------------------------------------------------------ driver
 
 class TrackingCallback(tune.Callback):
@@ -272,7 +423,7 @@ class TrackingCallback(tune.Callback):
         self.runs, self.max_steps = runs, max_steps
 
     def _close(self, trial: Trial, outcome: Outcome) -> None:
-        run_id = self.runs.find(trial.trial_id)
+        run_id = self.runs.find(run_identity(trial.trial_id, split_trial_config(trial.config)[1]))
         if run_id is None or self.runs.closed(run_id):
             return
         latest = trial.checkpoint
@@ -303,16 +454,18 @@ class ProgressTable(tune.Callback):
         self.study, self.stage, self.every_s = study, stage, every_s
         # Search trials are judged on the study's objective; final reruns end on a fresh final evaluation.
         self.shown = study.objective if stage == "search" else study.metric
-        self.last_print, self.last_seen = 0.0, ""
+        self.last_print, self.last_seen, self.last_counts = 0.0, "", Counter()
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
         rows = [(t.trial_id, split_trial_config(t.config)[1]["value"], t.status, int((t.last_result or {}).get("step", 0)),
                  worth(t.last_result or {}, self.study.metric, self.study.rank_on, self.stage)) for t in trials]
         seen = repr([(r[2], r[3]) for r in rows])
-        if seen == self.last_seen or time.monotonic() - self.last_print < self.every_s:
-            return
-        self.last_seen, self.last_print = seen, time.monotonic()
         counts = Counter(r[2] for r in rows)
+        # A trial starting or ending is news at once; progress within trials is shown every ``every_s``.
+        news = counts != self.last_counts
+        if seen == self.last_seen or (not news and time.monotonic() - self.last_print < self.every_s):
+            return
+        self.last_seen, self.last_print, self.last_counts = seen, time.monotonic(), counts
         print(f"[{self.study.name} {self.stage}] " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())))
         for trial_id, value, status, step, metric in rows:
             if status in ("RUNNING", "PENDING") or step:
@@ -346,7 +499,8 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": study.cpu, "gpu": study.gpu})
-    path = f"{storage.rstrip('/')}/{experiment}"
+    path = join(storage, experiment)
+    context = replace(context, experiment=path)
     # reuse_actors=True: a finished trial's worker process takes the next trial instead of a fresh
     # process re-importing torch and the trainable (~5 s a trial on this machine).
     if resume and tune.Tuner.can_restore(path):
@@ -355,12 +509,13 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
         if stage == "search":
             grace = study.grace_period or study.eval_every
             tune_config = tune.TuneConfig(
-                search_alg=DispatchingSearcher(study, storage_url, sweep),
+                search_alg=DispatchingSearcher(study, storage_url, sweep, context.runs, path),
                 scheduler=DispatchingScheduler(study, max_steps, grace) if study.scheduler == "asha" else None,
                 num_samples=len(study.values()) * study.num_samples,
                 max_concurrent_trials=max_concurrent or None, reuse_actors=True)
         else:
-            tune_config = tune.TuneConfig(search_alg=ConfigQueue(configs or []), num_samples=len(configs or []),
+            tune_config = tune.TuneConfig(search_alg=ConfigQueue(configs or [], study, context.runs, path),
+                                          num_samples=len(configs or []),
                                           max_concurrent_trials=max_concurrent or None, reuse_actors=True)
         tuner = tune.Tuner(trainable, tune_config=tune_config, run_config=tune.RunConfig(
             name=experiment, storage_path=storage, verbose=0,

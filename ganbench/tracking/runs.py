@@ -8,6 +8,7 @@ close runs through ``TrialRuns.close``, so a run's outcome tag and its MLflow st
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -17,6 +18,7 @@ from ganbench.tracking.store import KIND_TAG, Tracker
 TRIAL_TAG = "ganbench.trial_id"
 OUTCOME_TAG = "outcome"
 REASON_TAG = "failure_reason"
+ATTEMPTS_TAG = "ganbench.trial_dirs"  # the Tune trial folder of every attempt, oldest first (JSON list)
 
 
 class Outcome(str, Enum):
@@ -87,13 +89,32 @@ class TrialRuns:
         """Whether the run's outcome was recorded (anything but running)."""
         return self.outcome(run_id) is not Outcome.RUNNING
 
+    def of_stage(self, study: str, stage: str, outcome: Outcome | None = None) -> list[Any]:
+        """The runs of one study's stage (with ``outcome`` only, if given)."""
+        query = f"tags.`{KIND_TAG}` = 'trial' and tags.study = '{study}' and tags.stage = '{stage}'"
+        if outcome is not None:
+            query += f" and tags.`{OUTCOME_TAG}` = '{outcome.value}'"
+        return self.tracker.client.search_runs([self.tracker.experiment_id], filter_string=query, max_results=5000)
+
+    def record_attempt(self, run_id: str, trial_dir: str) -> list[str]:
+        """Note the Tune trial folder an attempt of this run checkpoints into (a trial continued after its
+        driver died gets a new folder; its older ones still hold the checkpoints it continued from), and
+        return every attempt's folder, oldest first."""
+        attempts = self.attempts(self.tracker.client.get_run(run_id))
+        if trial_dir not in attempts:
+            attempts.append(trial_dir)
+            self.tracker.set_tags(run_id, {ATTEMPTS_TAG: json.dumps(attempts)})
+        return attempts
+
+    @staticmethod
+    def attempts(run: Any) -> list[str]:
+        return json.loads(run.data.tags.get(ATTEMPTS_TAG, "[]"))
+
     def close_left_open(self, study: str, stage: str, reason: str) -> list[str]:
         """Close as LOST, with ``reason``, every run of this study's stage still open; returns their trial ids.
-        Called when Tune has ended every trial it knows: a run still open then belongs to a trial Tune never
-        knew (it started after the last experiment snapshot of a driver that was killed)."""
-        query = (f"tags.`{KIND_TAG}` = 'trial' and tags.study = '{study}' and tags.stage = '{stage}' and "
-                 f"tags.`{OUTCOME_TAG}` = '{Outcome.RUNNING.value}'")
-        lost = self.tracker.client.search_runs([self.tracker.experiment_id], filter_string=query, max_results=1000)
+        Called when Tune has ended every trial it knows, as a backstop: the searchers continue or close the
+        runs a killed driver left open (``ganbench.sweep.recovery``), so none should be left."""
+        lost = self.of_stage(study, stage, Outcome.RUNNING)
         for run in lost:
             self.close(run.info.run_id, Outcome.LOST, reason=reason)
         return [run.data.tags.get(TRIAL_TAG, "") for run in lost]

@@ -74,7 +74,7 @@ def test_both_stages_hand_out_configs_in_one_shape():
     search = searcher.suggest("t0")
     flat, meta = split_trial_config(search)
     final_config = {**flat, "seed": 1000, META: {**meta, "stage": "final"}}
-    queue = ConfigQueue([final_config])
+    queue = ConfigQueue([final_config], STUDY)
     final = queue.suggest("t1")
     assert queue.suggest("t2") == ConfigQueue.FINISHED
     for handed_out in (search, final):

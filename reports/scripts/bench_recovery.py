@@ -1,0 +1,167 @@
+"""What a dead driver or a dead node costs a sweep, measured on this machine (for reports/PERFORMANCE.md).
+
+    python reports/scripts/bench_recovery.py --kills 3            # driver SIGKILLs, local Ray
+    python reports/scripts/bench_recovery.py --kills 0 --nodes 3  # worker-node SIGKILLs, two-node ray start
+
+*Driver*: the sweep of tests/sweep/test_crash.py (ring8, 3,000-step trials with a checkpoint every 1,000,
+two at a time) is SIGKILLed (its whole process group) at a drawn moment mid-search, then resumed, ``--kills``
+times in one sweep. For each trial in flight at a kill, the work lost is the training time between its last
+checkpoint and the kill (``kill time - its last evaluation's MLflow timestamp``); the resume cost is the wall
+time from ``--resume`` to that trial's next evaluation, minus one evaluation interval of training.
+
+*Node*: the sweep of tests/sweep/test_recipe.py, two trials at a time, on ``ray start --head`` (2 CPUs) plus a
+second node (1 CPU), S3 storage on moto's server; the worker's raylet is SIGKILLed once a trial there has
+checkpointed, and the time runs until that trial, on the head's free CPU, logs an evaluation past its checkpoint
+(Ray's detection of the dead node, Tune's retry, the restore from S3, and one evaluation interval of training).
+Medians are printed with every figure, as JSON (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from tests import infra  # noqa: E402 - the same process helpers as the tests
+from tests.infra import children, kill_session, sweep_env  # noqa: E402
+from tests.sweep.test_crash import LONG  # noqa: E402
+from tests.sweep.test_recipe import SWEEP, raylet  # noqa: E402
+
+
+def evaluations(client: MlflowClient, run_id: str) -> list[tuple[int, float]]:
+    """(step, wall time in s) of every evaluation the run logged."""
+    return [(m.step, m.timestamp / 1000) for m in client.get_metric_history(run_id, "step")]
+
+
+def open_runs(client: MlflowClient, experiment: str) -> list:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return [r for r in children(client.search_runs([found.experiment_id], max_results=500))
+            if r.data.tags.get("outcome") == "running"]
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "ganbench", "sweep", *args], env=env, stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def driver_kills(kills: int, seed: int, folder: Path) -> dict:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True)
+    home = folder / "home"
+    env = sweep_env(home, infra.short_tmp("bk"))
+    sweep = folder / "long.yaml"
+    sweep.write_text(LONG.replace("num_samples: 2", f"num_samples: {kills + 1}"))
+    client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    args, lost, resumed = [str(sweep), "--name", "bench"], [], []
+    caught: dict[str, tuple[int, float]] = {}  # run id -> (its last checkpoint's step, its evaluation interval)
+    for kill in range(kills + 1):
+        driver = start([*args] + (["--resume"] if kill else []), env, folder / f"driver{kill}.log")
+        started = time.time()
+        if kill:  # how long until each trial the last kill caught evaluates again
+            for run_id, (checkpoint_step, interval) in caught.items():
+                def again(run_id=run_id, checkpoint_step=checkpoint_step, started=started) -> float | None:
+                    later = [t for s, t in evaluations(client, run_id) if s > checkpoint_step and t > started]
+                    return later[0] if later else None
+
+                seen = infra.wait_until(again, 600, every=0.5, what="a continued trial's next evaluation")
+                resumed.append(seen - started - interval)
+        if kill == kills:
+            driver.wait(timeout=1800)
+            break
+        # A drawn moment once every in-flight trial has a checkpoint: between 0 and 1 evaluation interval later.
+        infra.wait_until(lambda: (runs := open_runs(client, "ganbench/bench")) and all(
+            r.data.metrics.get("step", 0) >= 1000 for r in runs), 900, every=0.5, what="checkpointed trials")
+        time.sleep(rng.uniform(0, 10))
+        caught = {}
+        tree = infra.descendants({driver.pid})
+        killed_at = time.time()
+        driver.send_signal(signal.SIGKILL)
+        kill_session(driver, tree)
+        for run in open_runs(client, "ganbench/bench"):
+            points = evaluations(client, run.info.run_id)
+            if points:
+                lost.append(killed_at - points[-1][1])
+                interval = (points[-1][1] - points[0][1]) / max(len(points) - 1, 1) if len(points) > 1 else 12.0
+                caught[run.info.run_id] = (points[-1][0], interval)
+    return {"kills": kills, "work_lost_per_trial_s": lost, "median_work_lost_per_trial_s": statistics.median(lost),
+            "resume_to_continuing_minus_one_interval_s": resumed,
+            "median_resume_to_continuing_s": statistics.median(resumed) if resumed else None}
+
+
+def node_death(folder: Path) -> float:
+    """Seconds from a worker node's raylet SIGKILL to its trial's next evaluation, on the head."""
+    with infra.s3_server(folder) as s3:
+        # A free CPU on the head (2 CPUs, at most 2 trials at once): the dead node's trial is not kept waiting
+        # for another trial to end, so the figure is Ray's detection plus the restore, not a queue.
+        head = infra.RayCluster(num_cpus=2, env=s3.env).start()
+        try:
+            pid, node = raylet(head.add_worker(num_cpus=1))
+            sweep = folder / "node.yaml"
+            sweep.write_text(SWEEP + "max_concurrent: 2\n")
+            env = {**sweep_env(folder / "home", infra.short_tmp("bn")), **head.auth_env, **s3.env}
+            client = MlflowClient(f"sqlite:///{folder / 'home' / 'mlflow' / 'mlflow.db'}")
+            driver = start([str(sweep), "--name", "node", "--address", head.address, "--storage",
+                            f"s3://{s3.bucket}/ray"], env, folder / "driver.log")
+            try:
+                run = infra.wait_until(lambda: [r for r in open_runs(client, "ganbench/node")
+                                                if r.data.tags.get("ray_node_id") == node
+                                                and r.data.metrics.get("step", 0) >= 150], 600, every=0.5,
+                                       what="a checkpointed trial on the worker")[0]
+                last = evaluations(client, run.info.run_id)[-1][0]
+                killed_at = time.time()
+                infra.kill_pids({pid})
+                seen = infra.wait_until(lambda: [t for s, t in evaluations(client, run.info.run_id) if s > last],
+                                        600, every=0.5, what="the trial continuing on the head")[0]
+                return seen - killed_at
+            finally:
+                kill_session(driver)
+                infra.kill_pids(infra.mentioning(env["RAY_TMPDIR"]))
+        finally:
+            head.stop()
+
+
+def node_kills(nodes: int, folder: Path) -> dict:
+    seconds = []
+    for attempt in range(nodes):
+        (folder / str(attempt)).mkdir(parents=True)
+        seconds.append(node_death(folder / str(attempt)))
+    return {"node_deaths": nodes, "node_death_to_next_evaluation_s": seconds,
+            "median_node_death_to_next_evaluation_s": statistics.median(seconds) if seconds else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--kills", type=int, default=3, help="driver SIGKILLs in one sweep (default 3)")
+    parser.add_argument("--nodes", type=int, default=0, help="worker-node deaths, one cluster each (default 0)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "reports" / "perf" / "recovery.json")
+    options = parser.parse_args()
+    results = {"command": " ".join(["python", "reports/scripts/bench_recovery.py", *sys.argv[1:]])}
+    with tempfile.TemporaryDirectory(prefix="bench-recovery-") as folder:
+        if options.kills:
+            results["driver"] = driver_kills(options.kills, options.seed, Path(folder) / "driver")
+        if options.nodes:
+            results["node"] = node_kills(options.nodes, Path(folder) / "node")
+    previous = json.loads(options.out.read_text()) if options.out.exists() else {}
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps({**previous, **results}, indent=2))
+    print(json.dumps(results, indent=2))
+    print(f"written to {options.out}")
+
+
+if __name__ == "__main__":
+    main()
