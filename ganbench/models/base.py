@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from ganbench.data.spec import DataSpec
 from ganbench.registry import Registry
@@ -29,6 +30,16 @@ class DiscriminatorOutput:
     class_logits: Tensor | None = None
     reconstruction_error: Tensor | None = None
     labels: Tensor | None = None
+
+    def split(self, samples: int, pack: int) -> tuple[DiscriminatorOutput, DiscriminatorOutput]:
+        """The verdicts on the first ``samples`` inputs and on the rest (``pack`` samples per decision)."""
+        def halves(tensor: Tensor | None, at: int) -> tuple[Tensor | None, Tensor | None]:
+            return (None, None) if tensor is None else (tensor[:at], tensor[at:])
+
+        decisions = samples // pack
+        logits, class_logits = halves(self.logits, decisions), halves(self.class_logits, samples)
+        errors, labels = halves(self.reconstruction_error, decisions), halves(self.labels, samples)
+        return tuple(DiscriminatorOutput(logits[i], class_logits[i], errors[i], labels[i]) for i in (0, 1))
 
 
 class Discriminator(nn.Module):
@@ -67,6 +78,28 @@ class Discriminator(nn.Module):
         if self.class_head is not None:
             class_logits = self.class_head(features).reshape(x.shape[0], -1)
         return DiscriminatorOutput(logits=logits, class_logits=class_logits, labels=labels)
+
+
+# Layers whose output on a sample depends on the rest of its batch, or that change state or draw random numbers on
+# every call: one pass over real and fake together would not compute what two passes do.
+BATCH_COUPLED = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm, nn.Dropout, nn.Dropout1d,
+                 nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
+
+
+def judges_each_sample_alone(discriminator: nn.Module) -> bool:
+    """Whether D's verdict on a sample is independent of what else is in its batch and of how often D is called:
+    no batch statistics, no dropout, no parametrization (spectral norm runs a power iteration per call)."""
+    return not any(isinstance(m, BATCH_COUPLED) or parametrize.is_parametrized(m) for m in discriminator.modules())
+
+
+def discriminate(discriminator: nn.Module, real: Tensor, fake: Tensor, real_labels: Tensor | None,
+                 fake_labels: Tensor | None, together: bool) -> tuple[DiscriminatorOutput, DiscriminatorOutput]:
+    """D's verdicts on a real and a fake batch: in one pass over both when ``together`` (half the kernel launches,
+    larger GEMMs), which needs ``judges_each_sample_alone``; else in two."""
+    if not together:
+        return discriminator(real, real_labels), discriminator(fake, fake_labels)
+    labels = None if real_labels is None else torch.cat([real_labels, fake_labels])
+    return discriminator(torch.cat([real, fake]), labels).split(real.shape[0], discriminator.pack)
 
 
 class Generator(nn.Module):

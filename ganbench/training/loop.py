@@ -22,13 +22,13 @@ from ganbench.config import Config
 from ganbench.data import DATASETS, Dataset, DataSpec, ShuffledBatches
 from ganbench.gan.constraints import CONSTRAINTS, Constraint
 from ganbench.gan.losses import Loss, build_loss
-from ganbench.gan.optim import GeneratorEMA, build_optimizers
+from ganbench.gan.optim import GeneratorEMA, build_optimizers, load_optimizer_state
 from ganbench.gan.penalties import PENALTIES, Penalty
 from ganbench.metrics import METRICS
 from ganbench.metrics.base import direction_of
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.models import Conditioning, build_models
-from ganbench.models.base import sample_latent
+from ganbench.models.base import discriminate, judges_each_sample_alone, sample_latent
 from ganbench.training import checkpoint
 
 Report = Callable[[dict[str, float], dict[str, Any]], None]
@@ -137,8 +137,8 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
         checkpoint.check_resumable(resume, config, force)
         generator.load_state_dict(resume["generator"])
         discriminator.load_state_dict(resume["discriminator"])
-        optimizer_g.load_state_dict(resume["optimizer_g"])
-        optimizer_d.load_state_dict(resume["optimizer_d"])
+        load_optimizer_state(optimizer_g, resume["optimizer_g"])
+        load_optimizer_state(optimizer_d, resume["optimizer_d"])
         loss.load_state_dict(resume["loss_state"])
         batches.load_state_dict(resume["batches"])
         if ema is not None:
@@ -159,6 +159,7 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     batch_size, disc_steps, weight = config.train.batch_size, config.train.disc_steps, config.loss.penalty_weight
     generator.train()
     discriminator.train()
+    together = judges_each_sample_alone(discriminator)
     while step < config.train.steps:
         for _ in range(disc_steps):
             real, labels = batches.next()
@@ -166,7 +167,7 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
             fake_labels = conditioning.sample(batch_size)
             with torch.no_grad():
                 fake = generator(sample_latent(batch_size, config.model, device), fake_labels)
-            real_out, fake_out = discriminator(real, real_labels_seen), discriminator(fake, fake_labels)
+            real_out, fake_out = discriminate(discriminator, real, fake, real_labels_seen, fake_labels, together)
             discriminator_loss = loss.discriminator_loss(real_out, fake_out)
             penalty = parts.penalty(discriminator, real, fake, real_labels_seen)  # interpolates take real labels
             optimizer_d.zero_grad(set_to_none=True)

@@ -9,9 +9,9 @@ times in one sweep. For each trial in flight at a kill, the work lost is the tra
 checkpoint and the kill (``kill time - its last evaluation's MLflow timestamp``); the resume cost is the wall
 time from ``--resume`` to that trial's next evaluation, minus one evaluation interval of training.
 
-*Node*: the sweep of tests/sweep/test_recipe.py, two trials at a time, on ``ray start --head`` (2 CPUs) plus a
-second node (1 CPU), S3 storage on moto's server; the worker's raylet is SIGKILLed once a trial there has
-checkpointed, and the time runs until that trial, on the head's free CPU, logs an evaluation past its checkpoint
+*Node*: the sweep of tests/sweep/test_recipe.py, two trials at a time, on ``ray start --head`` plus two more
+nodes (1 CPU each), S3 storage on moto's server; a worker's raylet is SIGKILLed once a trial there has
+checkpointed, and the time runs until that trial, on the free node, logs an evaluation past its checkpoint
 (Ray's detection of the dead node, Tune's retry, the restore from S3, and one evaluation interval of training).
 Medians are printed with every figure, as JSON (``--out``).
 """
@@ -105,22 +105,28 @@ def driver_kills(kills: int, seed: int, folder: Path) -> dict:
 def node_death(folder: Path) -> float:
     """Seconds from a worker node's raylet SIGKILL to its trial's next evaluation, on the head."""
     with infra.s3_server(folder) as s3:
-        # A free CPU on the head (2 CPUs, at most 2 trials at once): the dead node's trial is not kept waiting
-        # for another trial to end, so the figure is Ray's detection plus the restore, not a queue.
-        head = infra.RayCluster(num_cpus=2, env=s3.env).start()
+        # Three 1-CPU nodes and two trials at a time: whichever worker node is killed, a free CPU is left, so the
+        # dead node's trial is not kept waiting for another trial to end (the figure is Ray's detection of the
+        # dead node, Tune's retry and the restore, not a queue).
+        head = infra.RayCluster(num_cpus=1, env=s3.env).start()
         try:
-            pid, node = raylet(head.add_worker(num_cpus=1))
+            workers = dict(raylet(head.add_worker(num_cpus=1)) for _ in range(2))  # raylet pid -> node id
             sweep = folder / "node.yaml"
             sweep.write_text(SWEEP + "max_concurrent: 2\n")
             env = {**sweep_env(folder / "home", infra.short_tmp("bn")), **head.auth_env, **s3.env}
             client = MlflowClient(f"sqlite:///{folder / 'home' / 'mlflow' / 'mlflow.db'}")
             driver = start([str(sweep), "--name", "node", "--address", head.address, "--storage",
-                            f"s3://{s3.bucket}/ray"], env, folder / "driver.log")
+                            f"s3://{s3.bucket}/ray", "--optuna-storage", f"sqlite:///{folder / 'optuna.db'}"],
+                           env, folder / "driver.log")
             try:
-                run = infra.wait_until(lambda: [r for r in open_runs(client, "ganbench/node")
-                                                if r.data.tags.get("ray_node_id") == node
-                                                and r.data.metrics.get("step", 0) >= 150], 600, every=0.5,
-                                       what="a checkpointed trial on the worker")[0]
+                def on_worker() -> list:
+                    if driver.poll() is not None:
+                        raise RuntimeError(f"the driver ended: {(folder / 'driver.log').read_text()[-2000:]}")
+                    return [r for r in open_runs(client, "ganbench/node")
+                            if r.data.tags.get("ray_node_id") in workers.values() and r.data.metrics.get("step", 0) >= 150]
+
+                run = infra.wait_until(on_worker, 600, every=0.5, what="a checkpointed trial on a worker")[0]
+                pid = next(p for p, node in workers.items() if node == run.data.tags["ray_node_id"])
                 last = evaluations(client, run.info.run_id)[-1][0]
                 killed_at = time.time()
                 infra.kill_pids({pid})

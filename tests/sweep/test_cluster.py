@@ -1,5 +1,6 @@
-"""The sweep against real infrastructure: a ``ray start --head`` cluster, an ``mlflow server`` over HTTP, and
-fractional logical GPUs (a SIGKILLed driver: test_crash.py). Every process runs as a subprocess on
+"""A ``ray start --head`` cluster with token authentication: a driver without the token is refused, and
+fractional logical GPUs are shared (the full cluster recipe: test_recipe.py; a SIGKILLed driver:
+test_crash.py). Every process runs as a subprocess on
 private ports and temp dirs, and is stopped by PID (never a global ``ray stop``)."""
 
 from __future__ import annotations
@@ -19,66 +20,13 @@ TINY = (SWEEPS / "tiny.yaml").read_text()
 pytestmark = pytest.mark.slow
 
 
-# ------------------------------------------------------------------ 2, 3. ray start --head + mlflow server
+# ------------------------------------------------------------------------------ ray start --head, token auth
 
 @pytest.fixture(scope="module")
 def cluster():
     """One private ``ray start --head`` cluster for this module: 4 logical CPUs and 1 logical GPU."""
     with infra.ray_cluster(num_cpus=4, num_gpus=1) as head:
         yield head
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    with infra.mlflow_server(tmp_path_factory.mktemp("server")) as started:
-        yield started
-
-
-@pytest.fixture(scope="module")
-def served_sweep(cluster, server, tmp_path_factory):
-    """tiny.yaml on the ``ray start`` cluster (--address), tracked on the ``mlflow server`` (--tracking-uri)."""
-    root = tmp_path_factory.mktemp("served")
-    ray_tmp = infra.short_tmp("rs")  # the driver's own Ray temp dir: must stay empty (no local Ray)
-    started = time.monotonic()
-    done = ganbench_sweep([str(SWEEPS / "tiny.yaml"), "--name", "served", "--address", cluster.address,
-                          "--tracking-uri", server.uri], {**sweep_env(root / "home", ray_tmp), **cluster.auth_env},
-                         root / "served.log")
-    return done, ray_tmp, time.monotonic() - started
-
-
-def test_sweep_runs_on_a_ray_start_cluster(served_sweep, cluster, server):
-    done, ray_tmp, _ = served_sweep
-    assert done.returncode == 0, done.stdout
-    assert list(ray_tmp.iterdir()) == [], "the driver started a local Ray instead of joining --address"
-    # The trials' workers ran on the cluster: their logs are in its session dir.
-    logs = (cluster.temp / "session_latest" / "logs").glob("worker-*")
-    assert any("run_trial" in p.read_text(errors="replace") or "ImplicitFunc" in p.read_text(errors="replace")
-               for p in logs)
-    trials = children(runs_of(MlflowClient(server.uri), "ganbench/served"))
-    assert sorted(r.data.tags["stage"] for r in trials) == ["final"] * 2 + ["search"] * 4
-    assert all(r.info.status == "FINISHED" for r in trials)
-    assert cluster.pids(), "the cluster went down with the driver"
-
-
-def test_sweep_logs_to_an_mlflow_server_with_artifacts_through_it(served_sweep, server, tmp_path):
-    done, _, _ = served_sweep
-    assert done.returncode == 0, done.stdout
-    client = MlflowClient(server.uri)
-    experiment = client.get_experiment_by_name("ganbench/served")
-    assert experiment.artifact_location.startswith("mlflow-artifacts:")  # assigned by the server
-    runs = runs_of(client, "ganbench/served")
-    assert sum(r.data.tags.get("ganbench.kind") == "sweep" for r in runs) == 1
-    completed = [r for r in children(runs) if r.data.tags["outcome"] == "completed"]
-    assert completed
-    run = completed[0]
-    assert [a.path for a in client.list_artifacts(run.info.run_id, "checkpoint")] == ["checkpoint/checkpoint.pt"]
-    local = Path(client.download_artifacts(run.info.run_id, "checkpoint/checkpoint.pt", str(tmp_path)))
-    stored = list(server.artifacts.rglob(f"{run.info.run_id}/artifacts/checkpoint/checkpoint.pt"))
-    assert len(stored) == 1 and stored[0].read_bytes() == local.read_bytes()
-    import torch
-
-    assert "generator" in torch.load(local, map_location="cpu", weights_only=True)
-    assert list(server.artifacts.rglob("images/*"))  # sample grids went through the server too
 
 
 def test_a_driver_without_the_clusters_token_is_refused_in_one_line(cluster, tmp_path):

@@ -23,9 +23,9 @@ from tests.infra import assert_steps_strictly_increase, children, ganbench_sweep
 
 pytestmark = pytest.mark.slow
 SWEEPS = Path(__file__).resolve().parent / "files"
-# 1 CPU per trial on two 1-CPU nodes: one trial per node. 1,500 steps with a checkpoint every 150, no ASHA.
+# 1 CPU per trial on two 1-CPU nodes: one trial per node. 1,200 steps with a checkpoint every 150, no ASHA.
 SWEEP = ((SWEEPS / "tiny.yaml").read_text()
-         .replace("train.steps: 30", "train.steps: 1500").replace("eval.every: 10", "eval.every: 150")
+         .replace("train.steps: 30", "train.steps: 1200").replace("eval.every: 10", "eval.every: 150")
          .replace("train.log_every: 10", "train.log_every: 150")
          .replace("scheduler: {name: asha, grace_period: 10, reduction_factor: 2}", "scheduler: {name: none}"))
 
@@ -147,8 +147,22 @@ def test_readme_cluster_recipe_survives_a_dead_node_and_a_dead_driver(cluster, t
     # The worker's trial: same run, its evaluations before the death kept, then on from its checkpoint to the end.
     moved = client.get_run(on_worker.info.run_id)
     history = [m.step for m in client.get_metric_history(moved.info.run_id, "step")]
-    assert history[:len(steps_before)] == steps_before and history[-1] == 1500
+    assert history[:len(steps_before)] == steps_before and history[-1] == 1200
     assert moved.data.tags["outcome"] == "completed" and moved.data.tags["ray_node_id"] != worker_node
+    assert sum(r.data.tags.get("ganbench.kind") == "sweep" for r in runs) == 1
+    # The driver joined the cluster (no Ray of its own), the trials ran on the cluster's nodes, which outlive it.
+    assert list(Path(env["RAY_TMPDIR"]).iterdir()) == [], "the driver started a local Ray instead of joining --address"
+    assert {r.data.tags["ray_node_id"] for r in kept} <= {raylet(head)[1], worker_node}
+    assert head.pids(), "the cluster went down with the driver"
+    # Artifacts went through the server (mlflow-artifacts:) to S3: the checkpoint read back is the object stored.
+    assert client.get_experiment_by_name("ganbench/recipe").artifact_location.startswith("mlflow-artifacts:")
+    local = Path(client.download_artifacts(moved.info.run_id, "checkpoint/checkpoint.pt", str(tmp_path)))
+    stored = [k for k in s3.keys("mlflow/") if k.endswith(f"{moved.info.run_id}/artifacts/checkpoint/checkpoint.pt")]
+    assert len(stored) == 1
+    assert s3.client().get_object(Bucket=s3.bucket, Key=stored[0])["Body"].read() == local.read_bytes()
+    import torch
+
+    assert "generator" in torch.load(local, map_location="cpu", weights_only=True)
     # Everything the sweep keeps is in S3 and PostgreSQL, nothing on the driver's disk.
     keys = s3.keys()
     assert "ray/ganbench-sweeps/recipe.json" in keys
