@@ -4,8 +4,9 @@ Trains a conditional DCGAN (label embedding in G, projection D) on digits with t
 (seeds 0, 1, 2), draws 100 samples per class from each final generator, and classifies them with two
 classifiers that never saw the GAN: ganbench's ``lenet_digits`` and an RBF SVC trained on the same 1,437
 training digits (as in quality_digits.py). Target: at least 80% of samples recognised as the requested
-class. Also runs ACGAN (auxiliary classifier D) for comparison. Writes reports/conditional/quality.json
-and one per-class grid per run (row c = class c).
+class. Beside it, the intra-class metrics (``intra_class``: per-class KID, recall and coverage against each
+class's held-out test digits), which class accuracy cannot replace. Also runs ACGAN (auxiliary classifier D)
+for comparison. Writes reports/conditional/quality.json and one per-class grid per run (row c = class c).
 
 Then checks BEGAN (``loss.name=began``) on digits for the default budget: no divergence, k within
 [0, 1] at every record (k is the control averaged over the 50 D steps between records, and its last
@@ -31,10 +32,11 @@ from sklearn.svm import SVC
 
 from ganbench.config import load_config, to_flat
 from ganbench.data.images import DIGITS_TEST_FRACTION
+from ganbench.metrics import fidelity, intra_class
 from ganbench.metrics.conditional import class_accuracy, lenet_classifier
 from ganbench.training.loop import train
 from ganbench.training.plots import save_class_grid
-from ganbench.training.sampling import draw_per_class, load_generator
+from ganbench.training.sampling import dataset_of, draw_per_class, load_generator
 
 SEEDS = (0, 1, 2)
 PER_CLASS = 100
@@ -83,16 +85,25 @@ def run(variant: str, seed: int, classifiers: dict[str, Any]) -> dict[str, Any]:
         accuracy, per = class_accuracy(classify, per_class.flatten(0, 1), labels)
         row[f"accuracy_{name}"] = round(accuracy, 4)
         row[f"per_class_{name}"] = [round(a, 2) for a in per]
+    # Beside class accuracy, what it cannot see: each class's variety against that class's held-out real digits.
+    real = intra_class.real_classes(dataset_of(config), config.eval.final_split)
+    features = fidelity.extract(intra_class.EXTRACTOR, per_class.flatten(0, 1))["features"]
+    intra = intra_class.per_class_means(features, labels, real, intra_class.distance(config), seed)
+    row.update({k: round(v, 4) for k, v in intra.items()})
+    row["intra_class_protocol"] = {"split": config.eval.final_split, "n_fake_per_class": PER_CLASS,
+                                   "n_real_per_class": [len(c["features"]) for c in real["classes"]],
+                                   "distance": intra_class.distance(config)}
     save_class_grid(per_class[:, :16], OUT / f"{variant}_seed{seed}.png",
                     title=f"{variant}, seed {seed}: lenet {row['accuracy_lenet_digits']:.0%}, "
-                          f"svc {row['accuracy_svc']:.0%}")
+                          f"svc {row['accuracy_svc']:.0%}, iKID {row[intra_class.key('kid')]:.0f}, "
+                          f"intra-recall {row[intra_class.key('recall')]:.2f}")
     print(row, flush=True)
     return row
 
 
 def began_check(seed: int) -> dict[str, Any]:
     from ganbench.training.plots import save_samples
-    from ganbench.training.sampling import dataset_of, draw
+    from ganbench.training.sampling import draw
 
     config = load_config(overrides=["data.name=digits", "loss.name=began", f"seed={seed}"])
     records: list[dict[str, float]] = []
@@ -134,6 +145,8 @@ def main() -> None:
         mine = [r for r in rows if r["variant"] == variant]
         summary[variant] = {f"mean_accuracy_{n}": round(statistics.mean(r[f"accuracy_{n}"] for r in mine), 4)
                             for n in classifiers}
+        summary[variant] |= {f"mean_{k}": round(statistics.mean(r[k] for r in mine), 4) for k in mine[0]
+                             if k.startswith("intra_") and k != "intra_class_protocol"}
         summary[variant]["target_met_every_seed"] = all(r[f"accuracy_{n}"] >= TARGET for r in mine for n in classifiers)
     print(summary)
     report = {"dataset": "digits", "per_class": PER_CLASS, "sample_seed": SAMPLE_SEED, "target": TARGET,
