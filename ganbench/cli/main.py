@@ -34,10 +34,13 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
         "train", help="train one GAN from a config", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Train a generator and a discriminator. The config starts from the dataset's documented "
                     "defaults (see `ganbench list`), then the YAML file, then --set overrides.",
-        epilog="examples:\n  ganbench train --set data.name=grid25 --set loss.name=hinge\n"
+        epilog="examples:\n  ganbench train data.name=grid25 loss.name=hinge\n"
+               "  ganbench train search_spaces/train/digits.yaml optim.lr_g=1e-3\n"
                "  ganbench train --set data.name=digits --set loss.name=wgan_gp --set model.d_norm=layer\n"
                "writes to --out: config.yaml, history.jsonl, result.json, samples.png, checkpoint.pt")
-    parser.add_argument("config", nargs="?", help="YAML file of config keys (nested or dotted)")
+    parser.add_argument("config", nargs="*", metavar="[CONFIG.yaml] [KEY=VALUE ...]",
+                        help="a YAML file of config keys (nested or dotted) and/or dotted KEY=VALUE overrides, "
+                             "Hydra-style; KEY=VALUE is the same as --set KEY=VALUE")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one dotted key, e.g. --set optim.lr_g=2e-4 (repeatable)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default: runs/<data>-<loss>-<time>)")
@@ -188,12 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_config_items(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``train``'s positional items: at most one YAML file, the rest KEY=VALUE overrides (before any --set)."""
+    files = [item for item in args.config if "=" not in item]
+    if len(files) > 1:
+        parser.error(f"train takes one config file, got {len(files)}: {' '.join(files)} (overrides are KEY=VALUE)")
+    args.overrides = [item for item in args.config if "=" in item] + args.overrides
+    args.config = files[0] if files else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command == "train":
+        split_config_items(parser, args)
 
     try:
         from ganbench.cli import commands  # torch and the rest: after parsing, so --help is fast

@@ -31,6 +31,10 @@ class SweepRecord:
 
 
 def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
+    if tracking_uri.startswith("sqlite:///") and not Path(tracking_uri.removeprefix("sqlite:///")).is_file():
+        # MLflow would create an empty store there; a report reads, it never creates.
+        raise GanbenchError(f"no sweep {name!r}: no MLflow store at {tracking_uri} (run `ganbench sweep` first, "
+                            "or pass the store it used with --tracking-uri)")
     tracker = Tracker(tracking_uri, f"ganbench/{name}")
     experiment = tracker.client.get_experiment_by_name(tracker.experiment)
     if experiment is None:

@@ -11,8 +11,9 @@ time from ``--resume`` to that trial's next evaluation, minus one evaluation int
 
 *Node*: the sweep of tests/sweep/test_recipe.py, two trials at a time, on ``ray start --head`` plus two more
 nodes (1 CPU each), S3 storage on moto's server; a worker's raylet is SIGKILLed once a trial there has
-checkpointed, and the time runs until that trial, on the free node, logs an evaluation past its checkpoint
-(Ray's detection of the dead node, Tune's retry, the restore from S3, and one evaluation interval of training).
+checkpointed; the times run until that trial's new attempt retags its run with another node (Ray's detection
+of the dead node, Tune's retry, a worker's start, the restore from S3), and until that attempt's first
+evaluation (plus up to one evaluation interval of training).
 Medians are printed with every figure, as JSON (``--out``).
 """
 
@@ -58,6 +59,16 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def typical_interval(client: MlflowClient, experiment: str) -> float:
+    """The median time between consecutive evaluations of a trial, over the sweep (a kill's gap is one of many)."""
+    found = client.get_experiment_by_name(experiment)
+    gaps = []
+    for run in children(client.search_runs([found.experiment_id], max_results=500)):
+        times = [t for _, t in evaluations(client, run.info.run_id)]
+        gaps += [b - a for a, b in zip(times, times[1:], strict=False)]
+    return statistics.median(gaps)
+
+
 def driver_kills(kills: int, seed: int, folder: Path) -> dict:
     rng = random.Random(seed)
     folder.mkdir(parents=True)
@@ -67,43 +78,46 @@ def driver_kills(kills: int, seed: int, folder: Path) -> dict:
     sweep.write_text(LONG.replace("num_samples: 2", f"num_samples: {kills + 1}"))
     client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     args, lost, resumed = [str(sweep), "--name", "bench"], [], []
-    caught: dict[str, tuple[int, float]] = {}  # run id -> (its last checkpoint's step, its evaluation interval)
+    caught: dict[str, int] = {}  # run id -> its last checkpoint's step, at the last kill
     for kill in range(kills + 1):
         driver = start([*args] + (["--resume"] if kill else []), env, folder / f"driver{kill}.log")
         started = time.time()
-        if kill:  # how long until each trial the last kill caught evaluates again
-            for run_id, (checkpoint_step, interval) in caught.items():
-                def again(run_id=run_id, checkpoint_step=checkpoint_step, started=started) -> float | None:
-                    later = [t for s, t in evaluations(client, run_id) if s > checkpoint_step and t > started]
-                    return later[0] if later else None
+        for run_id, checkpoint_step in caught.items():  # how long until each trial the last kill caught goes on
+            def again(run_id=run_id, checkpoint_step=checkpoint_step, started=started) -> float | None:
+                later = [t for s, t in evaluations(client, run_id) if s > checkpoint_step and t > started]
+                return later[0] if later else None
 
-                seen = infra.wait_until(again, 600, every=0.5, what="a continued trial's next evaluation")
-                resumed.append(seen - started - interval)
+            resumed.append(infra.wait_until(again, 600, every=0.5, what="a continued trial's next evaluation")
+                           - started)
         if kill == kills:
             driver.wait(timeout=1800)
             break
-        # A drawn moment once every in-flight trial has a checkpoint: between 0 and 1 evaluation interval later.
+        # Every in-flight trial has a checkpoint and at least one evaluation interval to go; then a drawn moment
+        # within the next interval (~12 s here).
         infra.wait_until(lambda: (runs := open_runs(client, "ganbench/bench")) and all(
-            r.data.metrics.get("step", 0) >= 1000 for r in runs), 900, every=0.5, what="checkpointed trials")
-        time.sleep(rng.uniform(0, 10))
-        caught = {}
+            1000 <= r.data.metrics.get("step", 0) < 2000 for r in runs), 900, every=0.5, what="checkpointed trials")
+        time.sleep(rng.uniform(0, 8))
         tree = infra.descendants({driver.pid})
         killed_at = time.time()
         driver.send_signal(signal.SIGKILL)
         kill_session(driver, tree)
+        caught = {}
         for run in open_runs(client, "ganbench/bench"):
             points = evaluations(client, run.info.run_id)
             if points:
                 lost.append(killed_at - points[-1][1])
-                interval = (points[-1][1] - points[0][1]) / max(len(points) - 1, 1) if len(points) > 1 else 12.0
-                caught[run.info.run_id] = (points[-1][0], interval)
-    return {"kills": kills, "work_lost_per_trial_s": lost, "median_work_lost_per_trial_s": statistics.median(lost),
-            "resume_to_continuing_minus_one_interval_s": resumed,
-            "median_resume_to_continuing_s": statistics.median(resumed) if resumed else None}
+                caught[run.info.run_id] = points[-1][0]
+    interval = typical_interval(client, "ganbench/bench")
+    return {"kills": kills, "trials_caught": len(lost), "work_lost_per_trial_s": lost,
+            "median_work_lost_per_trial_s": statistics.median(lost),
+            "evaluation_interval_s": interval, "resume_to_next_evaluation_s": resumed,
+            "median_resume_to_next_evaluation_s": statistics.median(resumed),
+            "median_resume_overhead_s": statistics.median(resumed) - interval}
 
 
-def node_death(folder: Path) -> float:
-    """Seconds from a worker node's raylet SIGKILL to its trial's next evaluation, on the head."""
+def node_death(folder: Path) -> tuple[float, float]:
+    """Seconds from a worker node's raylet SIGKILL to its trial's new attempt elsewhere, and to that attempt's
+    first evaluation."""
     with infra.s3_server(folder) as s3:
         # Three 1-CPU nodes and two trials at a time: whichever worker node is killed, a free CPU is left, so the
         # dead node's trial is not kept waiting for another trial to end (the figure is Ray's detection of the
@@ -126,13 +140,17 @@ def node_death(folder: Path) -> float:
                             if r.data.tags.get("ray_node_id") in workers.values() and r.data.metrics.get("step", 0) >= 150]
 
                 run = infra.wait_until(on_worker, 600, every=0.5, what="a checkpointed trial on a worker")[0]
-                pid = next(p for p, node in workers.items() if node == run.data.tags["ray_node_id"])
-                last = evaluations(client, run.info.run_id)[-1][0]
+                node = run.data.tags["ray_node_id"]
+                pid = next(p for p, worker in workers.items() if worker == node)
                 killed_at = time.time()
                 infra.kill_pids({pid})
-                seen = infra.wait_until(lambda: [t for s, t in evaluations(client, run.info.run_id) if s > last],
-                                        600, every=0.5, what="the trial continuing on the head")[0]
-                return seen - killed_at
+                # The dying attempt may still log an evaluation; the new attempt retags the run with its node.
+                infra.wait_until(lambda: client.get_run(run.info.run_id).data.tags["ray_node_id"] != node, 600,
+                                 every=0.25, what="the trial's new attempt")
+                moved_at = time.time()
+                seen = infra.wait_until(lambda: [t for _, t in evaluations(client, run.info.run_id) if t > moved_at],
+                                        600, every=0.25, what="the new attempt's first evaluation")[0]
+                return moved_at - killed_at, seen - killed_at
             finally:
                 kill_session(driver)
                 infra.kill_pids(infra.mentioning(env["RAY_TMPDIR"]))
@@ -141,12 +159,15 @@ def node_death(folder: Path) -> float:
 
 
 def node_kills(nodes: int, folder: Path) -> dict:
-    seconds = []
+    moved, evaluated = [], []
     for attempt in range(nodes):
         (folder / str(attempt)).mkdir(parents=True)
-        seconds.append(node_death(folder / str(attempt)))
-    return {"node_deaths": nodes, "node_death_to_next_evaluation_s": seconds,
-            "median_node_death_to_next_evaluation_s": statistics.median(seconds) if seconds else None}
+        to_attempt, to_evaluation = node_death(folder / str(attempt))
+        moved.append(to_attempt)
+        evaluated.append(to_evaluation)
+    return {"node_deaths": nodes, "node_death_to_new_attempt_s": moved, "node_death_to_next_evaluation_s": evaluated,
+            "median_node_death_to_new_attempt_s": statistics.median(moved),
+            "median_node_death_to_next_evaluation_s": statistics.median(evaluated)}
 
 
 def main() -> None:

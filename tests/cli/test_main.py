@@ -124,3 +124,19 @@ def test_sample_one_class_and_a_per_class_grid(tmp_path, capsys):
     assert grid.stat().st_size > 0
     assert main(["sample", str(out / "checkpoint.pt"), "--n", "4", "--class", "12", "--out", str(target)]) == 2
     assert "--class: 12 is not a class" in capsys.readouterr().err
+
+
+def test_positional_key_value_overrides_are_set_overrides(tmp_path, capsys):
+    """Hydra-style `ganbench train optim.lr_g=1e-3`: the same config as --set, beside an optional YAML file."""
+    config_file = tmp_path / "base.yaml"
+    config_file.write_text("loss.name: hinge\n")
+    positional, with_set = tmp_path / "positional", tmp_path / "with_set"
+    assert main(["train", str(config_file), *TINY, "optim.lr_g=1e-3", "--out", str(positional), "--json"]) == 0
+    assert main(["train", str(config_file), *TINY_SET, "--set", "optim.lr_g=1e-3", "--out", str(with_set),
+                 "--json"]) == 0
+    capsys.readouterr()
+    written = [(folder / "config.yaml").read_text() for folder in (positional, with_set)]
+    assert written[0] == written[1] and "lr_g: 0.001" in written[0] and "name: hinge" in written[0]
+    with pytest.raises(SystemExit) as refused:
+        main(["train", str(config_file), str(config_file)])
+    assert refused.value.code == 2 and "one config file" in capsys.readouterr().err

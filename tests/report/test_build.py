@@ -162,3 +162,19 @@ def test_metric_vs_params_draws_choice_parameters_on_a_categorical_axis(tmp_path
               "wgan_gp": [({"optim.lr_g": 3e-4}, 21.0)]}
     metric_vs_params(points, ["model.d_norm", "optim.lr_g"], "fid", tmp_path / "params.png")
     assert (tmp_path / "params.png").stat().st_size > 1000
+
+
+def test_reporting_a_sweep_that_does_not_exist_creates_nothing(tmp_path):
+    """`ganbench report nosuch` on the default store: one line, exit 2, no store and no folder created."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "GANBENCH_HOME": str(tmp_path / "home")}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    done = subprocess.run([sys.executable, "-m", "ganbench", "report", "nosuch", "--out", str(tmp_path / "out")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1 and "no sweep 'nosuch'" in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "home").exists() and not (tmp_path / "out").exists()
