@@ -43,10 +43,8 @@ def lenet_classifier(device: torch.device | None = None) -> Classifier:
     return lambda samples: model(samples.float().to(device))[1].cpu()
 
 
-@METRICS.register("class_accuracy")
-class ClassAccuracy(Metric):
-    description = "conditional digits: accuracy of lenet_digits on samples of balanced requested classes"
-    directions = {KEY: "max"}
+class ConditionalDigitsMetric(Metric):
+    """A metric of class-conditional digits, scored with ``lenet_digits``."""
 
     @classmethod
     def unsupported_reason(cls, dataset: type[Dataset], config: Config) -> str | None:
@@ -57,6 +55,12 @@ class ClassAccuracy(Metric):
     @classmethod
     def unavailable_reason(cls) -> str | None:
         return EXTRACTORS[EXTRACTOR].unavailable_reason()
+
+
+@METRICS.register("class_accuracy")
+class ClassAccuracy(ConditionalDigitsMetric):
+    description = "conditional digits: accuracy of lenet_digits on samples of balanced requested classes"
+    directions = {KEY: "max"}
 
     def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
                  device: torch.device | None = None, classifier: Classifier | None = None) -> None:

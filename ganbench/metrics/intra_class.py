@@ -20,9 +20,8 @@ from torch import Tensor
 
 from ganbench.data import DATASETS
 from ganbench.data.base import Dataset
-from ganbench.metrics.base import METRICS, Metric
-from ganbench.metrics.conditional import EXTRACTOR
-from ganbench.metrics.extractors import EXTRACTORS
+from ganbench.metrics.base import METRICS
+from ganbench.metrics.conditional import EXTRACTOR, ConditionalDigitsMetric
 from ganbench.metrics.lenet import FEATURE_DIM
 from ganbench.models.conditioning import balanced_labels
 
@@ -51,20 +50,10 @@ def distance(config: Config) -> str:
 
 
 @METRICS.register("intra_class")
-class IntraClass(Metric):
+class IntraClass(ConditionalDigitsMetric):
     description = (f"conditional digits: per-class FID (iFID) or, below {FEATURE_DIM} real images a class, per-class "
                    f"KID; per-class recall and coverage; means over classes, in {EXTRACTOR} features")
     directions = {key(name): direction for name, direction in KEYS.items()}
-
-    @classmethod
-    def unsupported_reason(cls, dataset: type[Dataset], config: Config) -> str | None:
-        if dataset.name not in EXTRACTORS[EXTRACTOR].domains or dataset.name == "stacked_digits":
-            return f"needs digits ({EXTRACTOR}'s classes)"
-        return None if config.data.conditional else "needs data.conditional: true"
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return EXTRACTORS[EXTRACTOR].unavailable_reason()
 
     @classmethod
     def reported_keys(cls, config: Config) -> set[str]:
