@@ -3,11 +3,11 @@
     python reports/scripts/bench_recovery.py --kills 3            # driver SIGKILLs, local Ray
     python reports/scripts/bench_recovery.py --kills 0 --nodes 3  # worker-node SIGKILLs, two-node ray start
 
-*Driver*: the sweep of tests/sweep/test_crash.py (ring8, 3,000-step trials with a checkpoint every 1,000,
+*Driver*: the sweep of tests/sweep/test_crash.py (ring8, trials of a few thousand steps with a few checkpoints,
 two at a time) is SIGKILLed (its whole process group) at a drawn moment mid-search, then resumed, ``--kills``
 times in one sweep. For each trial in flight at a kill, the work lost is the training time between its last
 checkpoint and the kill (``kill time - its last evaluation's MLflow timestamp``); the resume cost is the wall
-time from ``--resume`` to that trial's next evaluation, minus one evaluation interval of training.
+time from ``--resume`` to that trial's next evaluation, less the sweep's median evaluation interval.
 
 *Node*: the sweep of tests/sweep/test_recipe.py, two trials at a time, on ``ray start --head`` plus two more
 nodes (1 CPU each), S3 storage on moto's server; a worker's raylet is SIGKILLed once a trial there has
@@ -95,7 +95,7 @@ def driver_kills(kills: int, seed: int, folder: Path) -> dict:
         # Every in-flight trial has a checkpoint and at least one evaluation interval to go; then a drawn moment
         # within the next interval (~12 s here).
         infra.wait_until(lambda: (runs := open_runs(client, "ganbench/bench")) and all(
-            1000 <= r.data.metrics.get("step", 0) < 2000 for r in runs), 900, every=0.5, what="checkpointed trials")
+            1500 <= r.data.metrics.get("step", 0) < 3000 for r in runs), 900, every=0.5, what="checkpointed trials")
         time.sleep(rng.uniform(0, 8))
         tree = infra.descendants({driver.pid})
         killed_at = time.time()

@@ -79,7 +79,7 @@ resources: {{cpu: 0.5, gpu: 0.25}}
 
 def test_four_quarter_gpu_trials_run_at_once_on_a_logical_gpu(cluster, tmp_path):
     sweep = tmp_path / "gpu.yaml"
-    sweep.write_text(GPU_SWEEP.format(steps=450))  # long enough that the progress table sees all four running
+    sweep.write_text(GPU_SWEEP.format(steps=250))  # long enough for all four to run at once
     env = {**sweep_env(tmp_path / "home", infra.short_tmp("rg")), **cluster.auth_env}
     plan = ganbench_sweep([str(sweep), "--plan", "--address", cluster.address], env, tmp_path / "plan.log")
     assert plan.returncode == 0 and "0.5 CPU / 0.25 GPU per trial" in plan.stdout, plan.stdout

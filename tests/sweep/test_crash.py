@@ -23,13 +23,13 @@ from tests.infra import assert_steps_strictly_increase, children, ganbench_sweep
 
 pytestmark = pytest.mark.slow
 SWEEPS = Path(__file__).resolve().parent / "files"
-# Trials of 3,000 steps (35-60 s each here), an evaluation and checkpoint every 1,000, no ASHA (every trial runs
+# Trials of 4,500 steps (34-60 s each here), an evaluation and checkpoint every 1,500, no ASHA (every trial runs
 # its full length), two at a time. With CheckpointConfig(num_to_keep=2) Tune snapshots its experiment whenever a
 # trial has checkpointed twice since the last snapshot, so a trial started after a snapshot stays unknown to it
 # from its first checkpoint to its second: one evaluation interval, long enough here to kill the driver in.
 LONG = ((SWEEPS / "tiny.yaml").read_text()
-        .replace("train.steps: 30", "train.steps: 3000").replace("eval.every: 10", "eval.every: 1000")
-        .replace("train.log_every: 10", "train.log_every: 1000")
+        .replace("train.steps: 30", "train.steps: 4500").replace("eval.every: 10", "eval.every: 1500")
+        .replace("train.log_every: 10", "train.log_every: 1500")
         .replace("scheduler: {name: asha, grace_period: 10, reduction_factor: 2}", "scheduler: {name: none}")
         + "max_concurrent: 2\n")
 
@@ -139,14 +139,14 @@ def test_a_driver_killed_at_three_moments_resumes_and_continues_its_trials(tmp_p
     assert_steps_strictly_increase(client, runs)
     by_id = {r.data.tags["ganbench.trial_id"]: r for r in trials}
     # Every trial the mid-search kill caught with a checkpoint, known to Tune's snapshot or not, went on in its
-    # own run from its checkpoint: the evaluations it had stayed, and it finished its 3,000 steps.
+    # own run from its checkpoint: the evaluations it had stayed, and it finished its 4,500 steps.
     for tid in in_flight:
         run = by_id[tid]
         history = [m.step for m in client.get_metric_history(run.info.run_id, "step")]
         if steps_at_kill[tid] >= 1:
             assert run.data.tags["outcome"] == "completed", (tid, run.data.tags)
             assert len(json.loads(run.data.tags["ganbench.trial_dirs"])) >= 1 + (tid in unknown)
-            assert history[-1] == 3000 and len(history) >= steps_at_kill[tid]
+            assert history[-1] == 4500 and len(history) >= steps_at_kill[tid]
     assert any(len(json.loads(r.data.tags.get("ganbench.trial_dirs", "[]"))) > 1 for r in kept), \
         "no trial was continued in a second attempt"
     walls = [r.data.metrics["trial_wall_s"] for r in kept if len(json.loads(r.data.tags["ganbench.trial_dirs"])) == 1]
