@@ -9,6 +9,7 @@ per value, so a slow starter is only ever cut against its own value's results. A
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import socket
@@ -362,8 +363,12 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         config = replace(config, train=replace(config.train, threads=max(1, int(context.cpus))))
         device = resolve_device(config.device)
         # Where this attempt runs: a trial restored after a lost node continues elsewhere, in the same run.
+        runtime = ray.get_runtime_context()
         attempts = logger.start(config, placement={"device": str(device), "host": socket.gethostname(),
-                                                   "ray_node_id": ray.get_runtime_context().get_node_id()},
+                                                   "ray_node_id": runtime.get_node_id(),
+                                                   "ray_resources": json.dumps(runtime.get_assigned_resources(),
+                                                                               sort_keys=True),
+                                                   "ray_gpu_ids": json.dumps(ray.get_gpu_ids())},
                                 trial_dir=Path(tune.get_context().get_trial_dir()).name)
         if logger.closed:
             # Finished before a killed driver saved Tune's state: report what MLflow holds, train nothing again.
