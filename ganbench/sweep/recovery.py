@@ -22,6 +22,8 @@ from ganbench.tracking.runs import OUTCOME_TAG, TRIAL_TAG, Outcome, TrialRuns
 CHECKPOINT_FILE = "state.pt"  # what a complete checkpoint folder holds (written by the trial, then uploaded)
 NO_CHECKPOINT = ("lost: its driver was killed before Tune saved its experiment state, and no checkpoint of it "
                  "reached --storage, so the resumed sweep ran a replacement")
+NO_CONFIG = ("lost: its driver was killed before Tune saved its experiment state, and its config could not be "
+             "rebuilt (its Optuna trial carries no trial id: an older ganbench), so the resumed sweep ran a replacement")
 
 
 @dataclass(frozen=True)

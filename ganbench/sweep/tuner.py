@@ -32,7 +32,15 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from ganbench.config import flatten, resolve
-from ganbench.sweep.recovery import NO_CHECKPOINT, Orphan, adopted_meta, find_orphans, latest_checkpoint, run_identity
+from ganbench.sweep.recovery import (
+    NO_CHECKPOINT,
+    NO_CONFIG,
+    Orphan,
+    adopted_meta,
+    find_orphans,
+    latest_checkpoint,
+    run_identity,
+)
 from ganbench.sweep.results import outcome
 from ganbench.sweep.spec import Distribution, Study
 from ganbench.sweep.state import join
@@ -113,7 +121,8 @@ class Recovering(PickledState):
             if (orphan.finished or orphan.checkpoint) and self.can_continue(orphan):
                 kept.append(orphan)
             else:
-                self.runs.close(orphan.run_id, Outcome.LOST, reason=NO_CHECKPOINT)
+                reason = NO_CHECKPOINT if not (orphan.finished or orphan.checkpoint) else NO_CONFIG
+                self.runs.close(orphan.run_id, Outcome.LOST, reason=reason)
                 self.lost(orphan)
                 lost.append(orphan.trial_id)
         self.orphans = kept
