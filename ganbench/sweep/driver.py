@@ -113,6 +113,8 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
             slots = min(slots, int(1 / study.gpu) * max(1, _local_gpus()))
         if max_concurrent:
             slots = min(slots, max_concurrent)
+        if study.deterministic:  # one trial per value at a time (see DispatchingSearcher)
+            slots = min(slots, len(values))
         total_steps = (search + final) * steps
         estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
         lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
@@ -120,7 +122,9 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
                   f"search {search} trials ({study.num_samples} per value, "
                   f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
                                                  if study.sampler == "tpe" else "")
-                  + f", scheduler {study.scheduler}), final {final} reruns ({study.seeds} seeds)",
+                  + f", scheduler {study.scheduler}"
+                  + (", deterministic: each value's trials in turn" if study.deterministic else "")
+                  + f"), final {final} reruns ({study.seeds} seeds)",
                   f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
                   f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
                   f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step and "

@@ -36,7 +36,8 @@ SCHEDULERS = ("asha", "none")
 SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials", "storage")
 SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
 STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
-              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on")
+              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on",
+              "deterministic")
 BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
 BUDGETS = ("small", "paper")
 # What every trial of a study shares, whatever value it compares: its budget (ASHA's max_t and grace period,
@@ -88,6 +89,9 @@ class Study:
     variants: list[dict[str, Any]] = field(default_factory=list)  # explicit values; empty = cross product
     baseline: str = ""         # a value label every other value is compared with (e.g. non_saturating)
     rank_on: str = "best"      # judge search trials on their best checkpoint ("best") or last evaluation
+    # True: each value runs its search trials one after another, so TPE and ASHA see the same history, in the same
+    # order, on every run of the file (see DispatchingSearcher). False: as many at once as the resources allow.
+    deterministic: bool = False
     shared: dict[str, Any] = field(default_factory=dict)  # SHARED_KEYS: one budget and evaluation for every value
 
     def values(self) -> list[dict[str, Any]]:
@@ -268,6 +272,7 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
         max_concurrent=positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
         reference=list(tree.get("reference") or []), variants=variants, baseline=str(tree.get("baseline") or ""),
         rank_on=one_of(tree.get("rank_on", "best"), RANK_ON, f"{where}rank_on"),
+        deterministic=one_of(tree.get("deterministic", False), (True, False), f"{where}deterministic"),
     )
     if searcher.get("name", "optuna") != "optuna":
         raise ConfigError(f"{where}searcher.name", f"invalid value {searcher.get('name')!r}; available: optuna")

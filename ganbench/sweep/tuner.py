@@ -142,7 +142,13 @@ class Recovering(PickledState):
 
 
 class DispatchingSearcher(Recovering, Searcher):
-    """One Optuna study per compared value, ``num_samples`` trials each, handed out round robin."""
+    """One Optuna study per compared value, ``num_samples`` trials each, handed out round robin.
+
+    With ``study.deterministic`` a value's next trial is handed out only once its previous one has ended. So
+    every run of the file shows TPE the same finished trials before each suggestion, and each trial meets
+    ASHA's rungs after all earlier trials of its value have recorded theirs: the picks are a function of the
+    file and the (bitwise deterministic) training, not of which trial happened to report first. Values still
+    run side by side, so up to one trial per value runs at once."""
 
     def __init__(self, study: Study, storage_url: str, sweep: str, runs: TrialRuns | None = None,
                  experiment: str = "") -> None:
@@ -161,6 +167,7 @@ class DispatchingSearcher(Recovering, Searcher):
         }
         self.suggested: Counter[str] = Counter()
         self.trial_value: dict[str, str] = {}
+        self.running: set[str] = set()  # handed out and not yet ended
         self.told_here: dict[str, int] = {}  # adopted Ray trial -> its orphan's Optuna trial, told by number
         self.params: dict[str, dict[str, Any]] = {}  # orphan's trial id -> its Optuna params (dotted keys)
 
@@ -215,11 +222,17 @@ class DispatchingSearcher(Recovering, Searcher):
             self.adopted[orphan.trial_id] = trial_id
             self.suggested[label] += 1
             self.trial_value[trial_id] = label
+            self.running.add(trial_id)
             meta = adopted_meta({"study": self.study.name, "value": label, "stage": "search"}, orphan)
             return {**self.study.config(self.values[label], params), META: meta}
         open_values = [label for label in self.values if self.suggested[label] < self.study.num_samples]
         if not open_values:
             return Searcher.FINISHED
+        if self.study.deterministic:
+            busy = {self.trial_value[t] for t in self.running}
+            open_values = [label for label in open_values if label not in busy]
+            if not open_values:
+                return None  # Tune asks again once a trial has ended
         label = min(open_values, key=lambda v: self.suggested[v])  # ties keep file order
         searcher = self.searchers[label]
         params = {}
@@ -230,6 +243,7 @@ class DispatchingSearcher(Recovering, Searcher):
             searcher._ot_trials[trial_id].set_user_attr(TRIAL_TAG, trial_id)
         self.suggested[label] += 1
         self.trial_value[trial_id] = label
+        self.running.add(trial_id)
         # OptunaSearch hands "/"-joined names back as nested dicts: flatten them to dotted config keys.
         config = self.study.config(self.values[label], flatten(params))
         return {**config, META: {"study": self.study.name, "value": label, "stage": "search"}}
@@ -244,6 +258,7 @@ class DispatchingSearcher(Recovering, Searcher):
                 pass  # finished before a killed driver could save Tune's state; --resume replays it
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        self.running.discard(trial_id)
         label = self.trial_value.get(trial_id, "")
         searcher = self.searchers.get(label)
         if searcher is None:
@@ -462,29 +477,87 @@ class TrackingCallback(tune.Callback):
 
 
 class ProgressTable(tune.Callback):
-    """A compact live table of trials, printed when something changes (at most every few seconds)."""
+    """A live view whose every update is bounded by the values and running trials, not by the sweep: a status
+    line with an ETA, each value's counts and best so far, the running trials with their tuned parameters and
+    the last few that ended."""
 
-    def __init__(self, study: Study, stage: str, every_s: float = 10.0) -> None:
-        self.study, self.stage, self.every_s = study, stage, every_s
+    def __init__(self, study: Study, stage: str, planned: int, every_s: float = 10.0) -> None:
+        self.study, self.stage, self.planned, self.every_s = study, stage, planned, every_s
         # Search trials are judged on the study's objective; final reruns end on a fresh final evaluation.
         self.shown = study.objective if stage == "search" else study.metric
-        self.last_print, self.last_seen, self.last_counts = 0.0, "", Counter()
+        self.start = time.time()  # wall clock: a resumed driver unpickles this
+        self.last_print, self.last_seen, self.last_running = 0.0, "", []
+        self.ended_count, self.ended_order = 0, {}
+        self.show_ended = 3
+
+    def describe(self, trial: Trial) -> str:
+        config, meta = split_trial_config(trial.config)
+        result = trial.last_result or {}
+        metric = worth(result, self.study.metric, self.study.rank_on, self.stage)
+        keys = {**self.study.nuisance, **self.study.per_value.get(meta["value"], {})}
+        tuned = {key: config[key] for key in keys if key in config}
+        if self.stage == "final":  # every seed of a value reruns the same best config
+            tuned = {"seed": config.get("seed")}
+        params = " ".join(f"{key.rsplit('.', 1)[-1]}={value:.3g}" if isinstance(value, float)
+                          else f"{key.rsplit('.', 1)[-1]}={value}" for key, value in tuned.items())
+        shown = f"{metric:.4g}" if isinstance(metric, float) else "-"
+        return (f"{trial.trial_id:>12}  {meta['value']:<20} step {int(result.get('step', 0)):>6}/{self.study.steps}"
+                f"  {self.shown} {shown:<8} {params}")
+
+    def eta(self, trials: list[Trial]) -> str:
+        """Seconds left at the pace so far: steps still to run (an upper bound when ASHA may cut) over steps
+        run per second."""
+        done_steps = sum(int((t.last_result or {}).get("step", 0)) for t in trials)
+        elapsed = time.time() - self.start
+        if not done_steps:
+            return "ETA after the first results"
+        left = sum(self.study.steps - int((t.last_result or {}).get("step", 0)) for t in trials
+                   if t.status in ("RUNNING", "PENDING", "PAUSED"))
+        left += max(0, self.planned - len(trials)) * self.study.steps
+        bound = "at most " if self.stage == "search" and self.study.scheduler == "asha" else ""
+        return f"ETA {bound}{format_seconds(left * elapsed / done_steps)}"
 
     def on_step_end(self, iteration: int, trials: list[Trial], **info: Any) -> None:
-        rows = [(t.trial_id, split_trial_config(t.config)[1]["value"], t.status, int((t.last_result or {}).get("step", 0)),
-                 worth(t.last_result or {}, self.study.metric, self.study.rank_on, self.stage)) for t in trials]
-        seen = repr([(r[2], r[3]) for r in rows])
-        counts = Counter(r[2] for r in rows)
+        ended = [t for t in trials if t.status in ("TERMINATED", "ERROR")]
+        running = [t for t in trials if t.status == "RUNNING"]
+        seen = repr([(t.trial_id, (t.last_result or {}).get("step")) for t in running])
         # A trial starting or ending is news at once; progress within trials is shown every ``every_s``.
-        news = counts != self.last_counts
-        if seen == self.last_seen or (not news and time.monotonic() - self.last_print < self.every_s):
+        news = len(ended) != self.ended_count or [t.trial_id for t in running] != self.last_running
+        if not news and (seen == self.last_seen or time.time() - self.last_print < self.every_s):
             return
-        self.last_seen, self.last_print, self.last_counts = seen, time.monotonic(), counts
-        print(f"[{self.study.name} {self.stage}] " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items())))
-        for trial_id, value, status, step, metric in rows:
-            if status in ("RUNNING", "PENDING") or step:
-                shown = f"{metric:.4g}" if isinstance(metric, float) else "-"
-                print(f"  {trial_id:>12}  {value:<24} {status:<10} step {step:>6}  {self.shown} {shown}")
+        self.last_seen, self.last_print, self.last_running = seen, time.time(), [t.trial_id for t in running]
+        for trial in ended:  # Tune keeps trials in creation order; remember when each was first seen ended
+            self.ended_order.setdefault(trial.trial_id, len(self.ended_order))
+        self.ended_count = len(ended)
+        print("\n".join(self.view(trials, ended, running)))
+
+    def view(self, trials: list[Trial], ended: list[Trial], running: list[Trial]) -> list[str]:
+        """Status and ETA; per value its counts and best so far; the running trials; the last few that ended."""
+        waiting = max(0, self.planned - len(trials)) + sum(t.status == "PENDING" for t in trials)
+        lines = [f"[{self.study.name} {self.stage}] {len(ended)}/{self.planned} ended, {len(running)} running, "
+                 f"{waiting} waiting; {format_seconds(time.time() - self.start)} so far, {self.eta(trials)}"]
+        per_value = self.planned // max(1, len(self.study.values()))
+        better = min if self.study.mode == "min" else max
+        for label in (self.study.label(v) for v in self.study.values()):
+            mine = [t for t in trials if split_trial_config(t.config)[1]["value"] == label]
+            scores = [w for t in mine if t.status == "TERMINATED"
+                      and isinstance(w := worth(t.last_result or {}, self.study.metric, self.study.rank_on,
+                                                self.stage), float)]
+            best = f"best {self.shown} {better(scores):.4g}" if scores else ""
+            lines.append(f"  {label:<24} {sum(t in ended for t in mine)}/{per_value} ended, "
+                         f"{sum(t in running for t in mine)} running  {best}".rstrip())
+        lines += [f"  running  {self.describe(t)}" for t in running]
+        last = sorted(ended, key=lambda t: self.ended_order[t.trial_id])[-self.show_ended:]
+        lines += [f"  ended    {self.describe(t)}  ({self.outcome_of(t)})" for t in last]
+        return lines
+
+    def outcome_of(self, trial: Trial) -> str:
+        return outcome({"metrics": trial.last_result or {}, "error": trial.status == "ERROR"}, self.study.steps).value
+
+
+def format_seconds(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
 LOST_REASON = ("lost: the driver was killed after this trial started and before Tune saved its experiment state, "
@@ -511,6 +584,7 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    planned = len(study.values()) * study.num_samples if stage == "search" else len(configs or [])
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": study.cpu, "gpu": study.gpu})
     path = join(storage, experiment)
@@ -535,7 +609,7 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
             name=experiment, storage_path=storage, verbose=0,
             failure_config=tune.FailureConfig(max_failures=2),  # worker crashes; code errors never get here
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[TrackingCallback(context.runs, max_steps), ProgressTable(study, stage)]))
+            callbacks=[TrackingCallback(context.runs, max_steps), ProgressTable(study, stage, planned)]))
     results = tuner.fit()
     # Every trial Tune knows has ended. What is still open belongs to trials a killed driver started after Tune's
     # last snapshot: Tune's restored state never knew them and the searcher suggested replacements.

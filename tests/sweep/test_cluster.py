@@ -94,5 +94,5 @@ def test_four_quarter_gpu_trials_share_one_logical_gpu(cluster, tmp_path):
     # *run* at once on 2 cores depends on how fast fresh workers import torch under load, which this cannot fix.
     assert all(json.loads(r.data.tags["ray_resources"]).get("GPU") == 0.25 for r in trials)
     assert {r.data.tags["ray_gpu_ids"] for r in trials} == {"[0]"}
-    peak = max(int(n) for n in re.findall(r"\[gpu search\] .*running (\d+)", done.stdout))
+    peak = max(int(n) for n in re.findall(r"\[gpu search\] .*, (\d+) running", done.stdout))
     assert peak >= 2, done.stdout

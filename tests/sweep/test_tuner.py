@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -59,14 +60,39 @@ def test_each_value_gets_num_samples_trials_and_its_own_optuna_study():
     assert {s.metric for s in searcher.searchers.values()} == {"best_reverse_kl"}
 
 
+def table_trial(trial_id: str, status: str, step: int, value: str = "hinge", **params) -> SimpleNamespace:
+    config = {"loss.name": value, "optim.lr_g": 1e-3, **params, META: {"value": value}}
+    return SimpleNamespace(trial_id=trial_id, config=config, status=status,
+                           last_result={"step": step, "reverse_kl": 0.7, "best_reverse_kl": 0.3} if step else None)
+
+
 @pytest.mark.parametrize(("stage", "shown"), [("search", "best_reverse_kl 0.3"), ("final", "reverse_kl 0.7")])
 def test_progress_table_shows_what_each_stage_is_judged_on(capsys, stage, shown):
-    done = SimpleNamespace(trial_id="t1", config={META: {"value": "hinge"}}, status="TERMINATED",
-                           last_result={"step": 30, "reverse_kl": 0.7, "best_reverse_kl": 0.3})
-    ProgressTable(STUDY, stage).on_step_end(0, [done])
-    row = capsys.readouterr().out.splitlines()[-1].split()
-    assert row[:5] == ["t1", "hinge", "TERMINATED", "step", "30"] and " ".join(row[5:]) == shown
+    ProgressTable(STUDY, stage, planned=1).on_step_end(0, [table_trial("t1", "TERMINATED", 30)])
+    ended = capsys.readouterr().out.splitlines()[-1].split()
+    assert ended[:2] == ["ended", "t1"] and " ".join(ended[5:7]) == shown and ended[-1] == "(completed)"
 
+
+def test_progress_table_grows_with_running_trials_not_with_the_sweep(capsys):
+    """Each update prints a status line and the running trials with their tuned parameters; an ended trial is
+    printed once, when it ends."""
+    table = ProgressTable(STUDY, "search", planned=40, every_s=0.0)
+    ended = [table_trial(f"done{i}", "TERMINATED", 30, ("hinge", "non_saturating")[i % 2]) for i in range(30)]
+    running = [table_trial("run1", "RUNNING", 10, **{"optim.lr_d": 2e-4}), table_trial("run2", "RUNNING", 20)]
+    table.on_step_end(0, ended + running)
+    capsys.readouterr()
+    running[0].last_result = {"step": 20, "reverse_kl": 0.6, "best_reverse_kl": 0.3}
+    table.on_step_end(1, ended + running)
+    update = capsys.readouterr().out.splitlines()
+    values = len(STUDY.values())
+    assert len(update) == 1 + values + len(running) + 3  # status, values, running, the last three ended
+    assert update[0].startswith("[tiny search] 30/40 ended, 2 running, 8 waiting") and "ETA at most" in update[0]
+    assert update[1 + values].split()[:2] == ["running", "run1"]
+    assert "lr_g=0.001" in update[1 + values] and "lr_d=0.0002" in update[1 + values]
+    assert "step     20/30" in update[1 + values]
+    assert [line.split()[1] for line in update[-3:]] == ["done27", "done28", "done29"]
+    hinge = next(line for line in update if line.split()[0] == "hinge")
+    assert " ".join(hinge.split()[1:]) == "15/20 ended, 2 running best best_reverse_kl 0.3"
 
 def test_both_stages_hand_out_configs_in_one_shape():
     """Search and final-stage trials carry dotted config keys plus META, nothing nested."""
@@ -101,3 +127,61 @@ def test_optuna_trials_a_killed_driver_left_running_are_failed(tmp_path):
     fail_open_optuna_trials(url, ["s/tiny/hinge", "s/tiny/never_created"])
     states = [t.state for t in optuna.load_study(study_name="s/tiny/hinge", storage=url).trials]
     assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
+
+
+def simulate(study, concurrency: int, reports_first: str) -> list[tuple]:
+    """Drive the searcher and ASHA as Tune would, with ``concurrency`` slots, letting the running trial that was
+    handed out first (or last) report next. Each trial's curve is a fixed function of its config, as training is
+    on the CPU. Returns every trial's (value, lr_g, steps it ran), per value in hand-out order."""
+    searcher = DispatchingSearcher(study, storage_url="", sweep="unit")
+    scheduler = DispatchingScheduler(study, max_steps=study.steps, grace_period=study.eval_every)
+    running: list[SimpleNamespace] = []
+    ran: dict[str, tuple] = {}
+    for n in range(1000):
+        while len(running) < concurrency:
+            config = searcher.suggest(f"t{n}-{len(running)}")
+            if config is None or config == DispatchingSearcher.FINISHED:
+                break
+            t = SimpleNamespace(trial_id=f"t{n}-{len(running)}", config=config, step=0)
+            scheduler.on_trial_add(None, t)
+            running.append(t)
+        if not running:
+            break
+        t = running[0] if reports_first == "first" else running[-1]
+        t.step += study.eval_every
+        lr = t.config["optim.lr_g"]
+        loss = abs(math.log10(lr) + 2.5) + 1.0 / t.step  # best near lr 3e-3, improving with steps
+        result = {"step": t.step, "training_iteration": t.step // study.eval_every, "reverse_kl": loss,
+                  "best_reverse_kl": loss}
+        searcher.on_trial_result(t.trial_id, result)
+        action = scheduler.on_trial_result(None, t, result)
+        if action == TrialScheduler.STOP or t.step >= study.steps:
+            scheduler.on_trial_complete(None, t, result)
+            searcher.on_trial_complete(t.trial_id, result)
+            running.remove(t)
+            ran[t.trial_id] = (t.config[META]["value"], round(lr, 12), t.step)
+    return sorted(ran.values(), key=lambda r: r[0])  # stable: each value's trials stay in hand-out order
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_deterministic_mode_picks_the_same_whichever_trial_reports_first(deterministic):
+    """TPE past its start-up and ASHA's cuts both depend on which trials have reported: with two slots per value,
+    letting the first or the last running trial report first changes what is suggested and what is cut. The
+    deterministic mode runs each value's trials in turn, so the order of reports cannot matter."""
+    study = replace(STUDY, num_samples=8, n_startup_trials=2, deterministic=deterministic,
+                    shared={**STUDY.shared, "train.steps": 40})
+    orders = [simulate(study, concurrency=4, reports_first=first) for first in ("first", "last")]
+    assert len(orders[0]) == len(orders[1]) == 16
+    if deterministic:
+        assert orders[0] == orders[1]
+    else:  # the test can fail: asynchronously, the same file gives other picks
+        assert orders[0] != orders[1]
+
+
+def test_deterministic_mode_runs_one_trial_per_value_at_once():
+    searcher = DispatchingSearcher(replace(STUDY, deterministic=True), storage_url="", sweep="unit")
+    first, second = searcher.suggest("a"), searcher.suggest("b")
+    assert {first[META]["value"], second[META]["value"]} == {"non_saturating", "hinge"}
+    assert searcher.suggest("c") is None  # both values busy: wait, do not finish
+    searcher.on_trial_complete("a", {"step": 30, "reverse_kl": 0.5, "best_reverse_kl": 0.5})
+    assert searcher.suggest("c")[META]["value"] == first[META]["value"]
