@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -26,3 +27,13 @@ def test_tests_mirror_the_package():
     subpackages = {p.parent.name for p in (ROOT / "ganbench").glob("*/__init__.py")}
     mirrored = {p.parent.name for p in (ROOT / "tests").glob("*/__init__.py")}
     assert subpackages - mirrored == set()
+
+
+def test_committed_reports_hold_no_machine_paths():
+    """A report must reproduce anywhere: no absolute path of the machine that built it."""
+    machine_path = re.compile(r"(?<![\w.])/(?:work|tmp|home|root|Users|mnt|opt|var)/")
+    found = [f"{path.relative_to(ROOT)}:{number}" for path in (ROOT / "reports").rglob("*")
+             if path.suffix in (".md", ".html", ".json", ".csv", ".txt", ".py") and path.is_file()
+             for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1)
+             if machine_path.search(line)]
+    assert found == []

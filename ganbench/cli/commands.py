@@ -247,7 +247,7 @@ def sweep(args: argparse.Namespace) -> int:
 
     return run(SweepOptions(file=args.file, name=args.name, resume=args.resume, plan=args.plan, address=args.address,
                             tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent,
-                            budget=args.budget, optuna_storage=args.optuna_storage))
+                            budget=args.budget, optuna_storage=args.optuna_storage, overrides=tuple(args.overrides)))
 
 
 def reproduce(args: argparse.Namespace) -> int:
@@ -257,15 +257,19 @@ def reproduce(args: argparse.Namespace) -> int:
     return run_benchmark(ReproduceOptions(benchmark=args.benchmark, budget=args.budget, dry_run=args.dry_run,
                                           out=args.out, address=args.address, tracking_uri=args.tracking_uri,
                                           storage=args.storage, max_concurrent=args.max_concurrent,
-                                          sweep_name=args.name, optuna_storage=args.optuna_storage))
+                                          sweep_name=args.name, optuna_storage=args.optuna_storage,
+                                          overrides=tuple(args.overrides)))
 
 
 def report(args: argparse.Namespace) -> int:
     from ganbench.report.build import build_report  # MLflow, scipy, matplotlib: reports only
     from ganbench.tracking.store import default_tracking_uri  # MLflow: only the commands that use it
 
-    out = build_report(args.sweep, args.tracking_uri or default_tracking_uri(), Path(args.out or f"reports/{args.sweep}"))
-    print(f"wrote {out}/: README.md (leaderboard), index.html, plots, results.csv")
+    uri = args.tracking_uri or default_tracking_uri()
+    built = build_report(args.sweep, uri, Path(args.out or f"reports/{args.sweep}"))
+    print(f"wrote {built.folder}/: README.md (leaderboard), index.html, plots, results.csv\n"
+          f"logged to MLflow: the sweep's parent run {built.run_id} (artifacts under report/, and its description)\n"
+          f"  browse: {built.browse(uri)}")
     return 0
 
 

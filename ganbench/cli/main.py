@@ -124,9 +124,11 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
         epilog="examples:\n  ganbench sweep search_spaces/quickstart.yaml --plan\n"
                "  ganbench sweep search_spaces/quickstart.yaml\n"
                "  ganbench sweep search_spaces/quickstart.yaml --resume          # after the driver was killed\n"
+               "  ganbench sweep search_spaces/quickstart.yaml train.steps=2000  # override a fixed key\n"
                "  ganbench sweep my.yaml --address head:6379 --tracking-uri http://mlflow:5000 "
                "--storage s3://bucket/ganbench --optuna-storage postgresql://db/optuna")
     parser.add_argument("file", help="a sweep YAML file (see search_spaces/)")
+    _add_fixed_overrides(parser)
     parser.add_argument("--name", help="sweep name (default: the file's stem); names MLflow's experiment")
     parser.add_argument("--resume", action="store_true", help="continue a killed sweep from the stage it was in")
     parser.add_argument("--plan", action="store_true", help="print trials, steps, resources and a time estimate; "
@@ -150,6 +152,7 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
                "benchmarks: ring8_pacgan, grid25_pacgan, stacked_digits, digits_losses (offline); "
                "mnist_lucic2018, fashion_mnist_lucic2018 (need data and Inception weights); cifar10_* (GPU scale)")
     parser.add_argument("benchmark", help="a name in search_spaces/benchmarks/ (or a path to a benchmark file)")
+    _add_fixed_overrides(parser)
     parser.add_argument("--budget", choices=("small", "paper"),
                         help="small = this machine's budget (default), paper = the published one")
     parser.add_argument("--dry-run", action="store_true",
@@ -158,6 +161,14 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="sweep name (default NAME-BUDGET); a new name starts afresh, e.g. after "
                                        "editing the benchmark file")
     _add_cluster_options(parser)
+
+
+def _add_fixed_overrides(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("items", nargs="*", metavar="KEY=VALUE",
+                        help="set a config key in every study's `fixed` block, e.g. train.steps=500 (Hydra-style; "
+                             "the same as --set KEY=VALUE); part of the sweep's identity, so --resume needs the same")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="as KEY=VALUE above (repeatable)")
 
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
@@ -208,6 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "train":
         split_config_items(parser, args)
+    if args.command in ("sweep", "reproduce"):
+        if bad := [item for item in args.items if "=" not in item]:
+            parser.error(f"{args.command}: expected KEY=VALUE after the file, got {' '.join(bad)}")
+        args.overrides = args.items + args.overrides
 
     try:
         from ganbench.cli import commands  # torch and the rest: after parsing, so --help is fast

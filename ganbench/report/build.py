@@ -1,16 +1,19 @@
 """``ganbench report SWEEP``: a leaderboard built from MLflow alone (README.md, index.html, PNGs, results.csv).
 
 Rows rank on the mean of the final-stage reruns, never on the best of noisy search evaluations; each
-row carries a bootstrap CI, and every other row is compared with the best one (effect size with its
-CI, Holm-corrected Welch test, minimum detectable effect at this number of seeds).
+row carries a t-interval, and every other row is compared with the best one by Welch's test (effect size,
+Holm-adjusted p and the same test's interval at the Holm-adjusted level, minimum detectable effect at this
+number of seeds); see ``ganbench.report.stats``. The report is also logged to the sweep's parent run.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
 import math
 import statistics
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from ganbench.report.data import SweepRecord, best_sample_image, curve, load_swe
 from ganbench.report.html import to_html
 from ganbench.sweep.worth import final_worth, worth
 from ganbench.tracking.runs import COUNTED, Outcome
+from ganbench.tracking.store import ui_command
 
 
 def trial_value(trial: dict[str, Any], study: dict[str, Any]) -> float | None:
@@ -45,15 +49,70 @@ def leaderboard(record: SweepRecord, study: dict[str, Any]) -> list[dict[str, An
             "value": value, "finals": finals, "n": len(finals),
             "mean": statistics.mean(finals) if finals else math.nan,
             "std": statistics.stdev(finals) if len(finals) > 1 else math.nan,
-            "ci": report_stats.bootstrap_ci(finals),
+            "ci": report_stats.mean_ci(finals),
             "best_single": (min if sign > 0 else max)(search) if search else math.nan, **counts,
         })
     rows.sort(key=lambda r: (math.isnan(r["mean"]), sign * r["mean"] if not math.isnan(r["mean"]) else 0))
     return rows
 
 
+def value_names(study: dict[str, Any]) -> dict[str, str]:
+    """Each compared value's label (``hinge,1``, as MLflow tags it) as a reader needs it: with its config keys
+    (``loss.name=hinge, model.pack=1``) whenever a study compares more than one key."""
+    variants = study.get("variants") or []
+    keys = list(study.get("scientific") or {})
+    names = {}
+    for label in study.get("values", []):
+        if variants:
+            variant = next((v for v in variants if ",".join(str(x) for x in v.values()) == label), {})
+        else:
+            variant = dict(zip(keys, label.split(",", len(keys) - 1), strict=False))
+        names[label] = (", ".join(f"{k}={v}" for k, v in variant.items()) if len(keys) > 1 and variant else label)
+    return names
+
+
+def compared_keys(study: dict[str, Any]) -> str:
+    return ", ".join(f"`{k}`" for k in study.get("scientific") or {}) or "value"
+
+
 def fmt(x: float, digits: int = 4) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
+
+
+def readable_protocol(text: str) -> str:
+    """A metric protocol (logged as a Python dict's text) as prose: ``modes2d``: 2500 fake samples, ..."""
+    try:
+        protocol = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return f"`{text}`"
+    if not isinstance(protocol, dict):
+        return f"`{text}`"
+
+    def items(entry: Any) -> str:
+        if not isinstance(entry, dict):
+            return str(entry)
+        return ", ".join(f"{key.replace('_', ' ')} {items(value) if isinstance(value, dict) else value}"
+                         for key, value in entry.items())
+
+    return "; ".join(f"`{metric}`: {items(entry)}" for metric, entry in protocol.items())
+
+
+def portable_command(command: str) -> str:
+    """The command a sweep was started with, without the machine's own paths: a file under the working folder
+    or under search_spaces/ relative, any other absolute path by its name only."""
+    cwd = Path.cwd()
+    words = []
+    for word in command.split():
+        if word.startswith("/"):
+            path = Path(word)
+            if path.is_relative_to(cwd):
+                word = str(path.relative_to(cwd))
+            elif "search_spaces" in path.parts:
+                word = str(Path(*path.parts[path.parts.index("search_spaces"):]))
+            else:
+                word = f"<{path.name}>"
+        words.append(word)
+    return " ".join(words)
 
 
 def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
@@ -61,9 +120,9 @@ def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
     sample = finals[0]["params"] if finals else next((t["params"] for t in record.trials), {})
     if finals and finals[0].get("final_protocol"):
-        protocol = f"final evaluation `{finals[0]['final_protocol']}`"
+        protocol = f"final evaluation: {readable_protocol(finals[0]['final_protocol'])}"
     else:  # stores written before final protocols were tagged: the final settings are in the Data line
-        protocol = f"during training `{finals[0]['protocol'] if finals else '–'}`"
+        protocol = f"during training: {readable_protocol(finals[0]['protocol']) if finals else '–'}"
     steps = sample.get("train.steps", fixed.get("train.steps", "?"))
     return [
         f"**Data**: `{sample.get('data.name', fixed.get('data.name'))}`; evaluation during search on the "
@@ -73,13 +132,24 @@ def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
         f"{sample.get('model.d_width', '?')}, D norm {sample.get('model.d_norm', '?')}), batch "
         f"{sample.get('train.batch_size', '?')}, {steps} generator steps per trial.",
         f"**Metric**: `{study['metric']}` ({study['mode']}); protocol of the final runs' {protocol}.",
+        f"**Compared**: {compared_keys(study)}; "
+        + ("each value's trials in turn, so the same file gives the same picks (`deterministic: true`)"
+           if study.get("deterministic") else "trials as fast as resources allow: ASHA's cuts and TPE's "
+           "suggestions depend on which trial reports first, so reruns can pick other configs") + ".",
         f"**Budget per compared value**: {study['num_samples']} search trials × {steps} steps "
         f"({study['sampler']} sampler, scheduler {study['scheduler']}), then {study['seeds']} final seeds.",
         f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "
         f"optuna {params.get('optuna')}, mlflow {params.get('mlflow')}, torch-fidelity {params.get('torch_fidelity')}, "
         f"python {params.get('python')}.",
-        f"**Reproduce**: `{params.get('command', '?')}`",
+        f"**Reproduce**: `{portable_command(params.get('command', '?'))}`",
     ]
+
+
+def interval(comparison: report_stats.Comparison) -> str:
+    low, high = comparison.difference_ci
+    if math.isnan(low):
+        return "–"
+    return f"[{fmt(low)}, {fmt(high)}] ({comparison.level:.1%})"
 
 
 def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
@@ -90,11 +160,14 @@ def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[
     n = min(r["n"] for r in ranked)
     stds = [r["std"] for r in ranked if not math.isnan(r["std"])]
     mde = report_stats.minimum_detectable_effect(statistics.mean(stds) if stds else math.nan, n)
-    lines = [f"Against the best row (`{best['value']}`), difference = row − best in `{study['metric']}` units; "
-             f"minimum detectable effect at {n} seeds per row (α 0.05, power 0.8): {fmt(mde)}.", "",
-             "| value | difference | 95% CI | Hedges' g | Holm p |", "|---|---|---|---|---|"]
+    names = value_names(study)
+    lines = [f"Against the best row ({names.get(best['value'], best['value'])}), difference = row − best in "
+             f"`{study['metric']}` units, by Welch's t-test: its Holm-adjusted p and the same test's interval at the "
+             "Holm-adjusted level, so an interval excludes 0 exactly when p < 0.05. Minimum detectable effect at "
+             f"{n} seeds per row (two-sided t-test, α 0.05, power 0.8, the rows' mean std): {fmt(mde)}.", "",
+             f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p |", "|---|---|---|---|---|"]
     for c in report_stats.compare_to_best({r["value"]: r["finals"] for r in ranked}, best["value"]):
-        lines.append(f"| {c.value} | {fmt(c.difference)} | [{fmt(c.difference_ci[0])}, {fmt(c.difference_ci[1])}] | "
+        lines.append(f"| {names.get(c.value, c.value)} | {fmt(c.difference)} | {interval(c)} | "
                      f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} |")
     if report_stats.too_few_seeds(n):
         lines += ["", f"**Too few seeds to rank**: with {n} final seed(s) per value no test can separate the rows; "
@@ -109,9 +182,11 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
     groups = {r["value"]: r["finals"] for r in rows if r["n"]}
     if baseline not in groups or len(groups) < 2:
         return [f"`{baseline}` or every other value lacks final-stage runs: no answer."]
+    names = value_names(study)
     lines = [f"Difference = value − `{baseline}` in `{metric}` units ({'lower' if sign > 0 else 'higher'} is "
-             "better); Holm-corrected Welch tests over all values.", "",
-             "| value | difference | 95% CI | Hedges' g | Holm p | verdict |", "|---|---|---|---|---|---|"]
+             "better); Welch's t-tests over all values, Holm-adjusted, each with its interval at the adjusted level.",
+             "", f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p | verdict |",
+             "|---|---|---|---|---|---|"]
     better, worse = [], []
     for c in report_stats.compare_to_best(groups, baseline):
         significant = not math.isnan(c.p_holm) and c.p_holm < report_stats.ALPHA
@@ -123,7 +198,7 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
             worse.append(c.value)
         else:
             verdict = "no detectable difference"
-        lines.append(f"| {c.value} | {fmt(c.difference)} | [{fmt(c.difference_ci[0])}, {fmt(c.difference_ci[1])}] | "
+        lines.append(f"| {names.get(c.value, c.value)} | {fmt(c.difference)} | {interval(c)} | "
                      f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} | {verdict} |")
     n = min(len(v) for v in groups.values())
     if not better and not worse and all(math.isnan(c.p_holm) for c in report_stats.compare_to_best(groups, baseline)):
@@ -178,19 +253,28 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     return lines
 
 
+def leaderboard_table(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
+    judged = "best checkpoint" if study.get("rank_on") == "best" else "last evaluation"
+    names = value_names(study)
+    lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial ({judged}, "
+             "optimistic) | completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for rank, r in enumerate(rows, start=1):
+        (low, high), _ = r["ci"]
+        lines.append(f"| {rank} | {names.get(r['value'], r['value'])} | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
+                     f"[{fmt(low)}, {fmt(high)}] | {r['n']} | {fmt(r['best_single'])} | "
+                     f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
+    return lines
+
+
 def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures: list[Path]) -> list[str]:
     rows = leaderboard(record, study)
     metric = study["metric"]
-    judged = "best checkpoint" if study.get("rank_on") == "best" else "last evaluation"
     lines = [f"## Study `{study['name']}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
              f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
-             f"| rank | value | mean ± std | 95% bootstrap CI | seeds | best search trial ({judged}, optimistic) | "
-             "completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for rank, r in enumerate(rows, start=1):
-        lines.append(f"| {rank} | `{r['value']}` | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
-                     f"[{fmt(r['ci'][0])}, {fmt(r['ci'][1])}] | {r['n']} | {fmt(r['best_single'])} | "
-                     f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
-    lines += ["", "Trial counts cover both stages: the search trials and the final-stage reruns.", "",
+             *leaderboard_table(rows, study)]
+    lines += ["", "95% CIs of the mean are Student t-intervals (a percentile bootstrap from "
+                  f"{report_stats.BOOTSTRAP_MIN_SEEDS} seeds). Trial counts cover both stages: the search trials "
+                  "and the final-stage reruns.", "",
               "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
     if study.get("baseline"):
         lines += [f"### Does any value beat `{study['baseline']}`?", "", *baseline_lines(rows, study), ""]
@@ -208,46 +292,65 @@ def _param_value(text: str) -> float | str:
         return text
 
 
+def search_series(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
+                  ) -> dict[str, list[tuple[float, float]]]:
+    """Per value, each search trial's (generator steps run, number) in start order: the same numbers as the
+    leaderboard's "best search trial" column, by the same rule (``trial_value``)."""
+    search = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "search"]
+    return {r["value"]: [(t["metrics"].get("step", 0), m) for t in search if t["value"] == r["value"]
+                         and (m := trial_value(t, study)) is not None] for r in rows}
+
+
+def median_final_runs(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, dict]:
+    """Each value's final rerun whose number is the median of its seeds (the lower middle one for an even
+    count): what a typical seed looks like, not the luckiest."""
+    picked = {}
+    for r in rows:
+        finals = sorted(((m, t) for t in record.trials if t["study"] == study["name"] and t["value"] == r["value"]
+                         and t["stage"] == "final" and (m := trial_value(t, study)) is not None),
+                        key=lambda pair: pair[0])
+        if finals:
+            picked[r["value"]] = finals[(len(finals) - 1) // 2][1]
+    return picked
+
+
 def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]], out: Path,
           figures: list[Path]) -> list[str]:
     name, metric = study["name"], study["metric"]
+    names = value_names(study)
     trials = [t for t in record.trials if t["study"] == name]
     search = [t for t in trials if t["stage"] == "search"]
-    series = {r["value"]: [(t["metrics"].get("step", 0), m) for t in search if t["value"] == r["value"]
-                           and (m := trial_value(t, study)) is not None] for r in rows}
     paths = {kind: out / f"{name}_{kind}.png" for kind in ("best_so_far", "final", "params", "curves", "samples")}
+    series = {names.get(v, v): points for v, points in search_series(record, study, rows).items()}
     caption = report_plots.best_so_far(series, metric, study["mode"], study["sampler"] == "random",
                                        paths["best_so_far"])
-    report_plots.final_distribution({r["value"]: r["finals"] for r in rows}, metric, paths["final"])
+    report_plots.final_distribution({names.get(r["value"], r["value"]): r["finals"] for r in rows}, metric,
+                                    paths["final"])
     tuned = sorted({k for k in study["nuisance"]} | {k for p in study["per_value"].values() for k in p})
     # Each value's points only on the parameters it tuned: its per-value ones (the clip for wgan) plus the shared.
     own = {r["value"]: set(study["nuisance"]) | set(study["per_value"].get(r["value"], {})) for r in rows}
-    points = {r["value"]: [({k: _param_value(t["params"][k]) for k in own[r["value"]] if k in t["params"]}, m)
-                           for t in search if t["value"] == r["value"] and (m := trial_value(t, study)) is not None]
-              for r in rows}
+    points = {names.get(r["value"], r["value"]): [
+        ({k: _param_value(t["params"][k]) for k in own[r["value"]] if k in t["params"]}, m)
+        for t in search if t["value"] == r["value"] and (m := trial_value(t, study)) is not None] for r in rows}
     report_plots.metric_vs_params(points, tuned, metric, paths["params"])
-    best_runs = {}
-    for r in rows:
-        candidates = [t for t in trials if t["value"] == r["value"] and trial_value(t, study) is not None]
-        finals = [t for t in candidates if t["stage"] == "final"] or candidates
-        if finals:
-            sign = 1 if study["mode"] == "min" else -1
-            best_runs[r["value"]] = min(finals, key=lambda t: sign * trial_value(t, study))
-    report_plots.training_curves({v: curve(record, t["run_id"], metric) for v, t in best_runs.items()}, metric,
-                                 paths["curves"])
+    curves = {names.get(r["value"], r["value"]): [
+        curve(record, t["run_id"], metric) for t in trials if t["value"] == r["value"] and t["stage"] == "final"
+        and trial_value(t, study) is not None] for r in rows}
+    curves_caption = report_plots.training_curves(curves, metric, paths["curves"])
     with tempfile.TemporaryDirectory() as folder:
         images = {}
-        for value, t in best_runs.items():
+        for value, t in median_final_runs(record, study, rows).items():
             target = Path(folder) / value
             target.mkdir()
             image = best_sample_image(record, t["run_id"], target)
             if image is not None:
-                images[value] = image
-        report_plots.sample_grids(images, paths["samples"])
+                images[names.get(value, value)] = image
+        report_plots.sample_grids(images, paths["samples"], what="each value's median final seed")
     figures += list(paths.values())
     return ["### Plots", "", f"![best so far]({paths['best_so_far'].name})", "", caption, "",
             f"![final distribution]({paths['final'].name})", "", f"![metric vs parameters]({paths['params'].name})",
-            "", f"![training curves]({paths['curves'].name})", "", f"![samples]({paths['samples'].name})", ""]
+            "", f"![training curves]({paths['curves'].name})", "", curves_caption, "",
+            f"![samples]({paths['samples'].name})", ""]
 
 
 def write_csv(record: SweepRecord, path: Path) -> None:
@@ -274,7 +377,18 @@ def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
     return lines
 
 
-def build_report(name: str, tracking_uri: str, out: Path) -> Path:
+@dataclass(frozen=True)
+class BuiltReport:
+    folder: Path
+    run_id: str         # the sweep's parent run, which now holds the report
+    experiment_id: str
+
+    def browse(self, tracking_uri: str) -> str:
+        return ui_command(tracking_uri, self.experiment_id)
+
+
+def build_report(name: str, tracking_uri: str, out: Path) -> BuiltReport:
+    """Write the report to ``out`` and log it to the sweep's parent run."""
     record = load_sweep_record(name, tracking_uri)
     out.mkdir(parents=True, exist_ok=True)
     figures: list[Path] = []
@@ -283,10 +397,15 @@ def build_report(name: str, tracking_uri: str, out: Path) -> Path:
              "trial is shown for reference only, as it is an optimistic pick among noisy evaluations.", ""]
     if record.benchmark:
         lines += benchmark_lines(record.benchmark)
+    note = [f"# Leaderboard of sweep `{name}`", "", "Built by `ganbench report`; the whole report (plots, protocol, "
+            "comparisons) is in this run's artifacts under `report/`.", ""]
     for study in record.studies:
         lines += study_section(record, study, out, figures)
+        note += [f"## Study `{study['name']}`: `{study['metric']}` ({study['mode']}), mean of final-stage reruns", "",
+                 *leaderboard_table(leaderboard(record, study), study), ""]
     markdown = "\n".join(lines) + "\n"
     (out / "README.md").write_text(markdown)
     (out / "index.html").write_text(to_html(markdown, out, f"ganbench sweep {name}"))
     write_csv(record, out / "results.csv")
-    return out
+    record.tracker.publish(record.parent["run_id"], out, "\n".join(note))
+    return BuiltReport(out, record.parent["run_id"], record.tracker.experiment_id)

@@ -58,6 +58,7 @@ class ReproduceOptions:
     max_concurrent: int | None = None
     sweep_name: str | None = None  # default NAME-BUDGET
     optuna_storage: str | None = None
+    overrides: tuple[str, ...] = ()  # KEY=VALUE over every study's `fixed` keys
 
 
 def dry_run_config(study: Study, value: dict[str, object]) -> dict[str, object]:
@@ -110,7 +111,7 @@ def verdict_lines(report_markdown: str) -> list[str]:
 
 def reproduce(options: ReproduceOptions) -> int:
     path = find(options.benchmark)
-    sweep = load_sweep(path, options.budget)
+    sweep = load_sweep(path, options.budget, options.overrides)
     if not sweep.benchmark:
         raise GanbenchError(f"{path} has no `benchmark:` block; run plain sweep files with `ganbench sweep`")
     if options.dry_run:
@@ -129,11 +130,14 @@ def reproduce(options: ReproduceOptions) -> int:
     started = SweepState(storage_root(options.storage), name).load() is not None
     run(SweepOptions(file=str(path), name=name, resume=started, address=options.address,
                      tracking_uri=options.tracking_uri, storage=options.storage,
-                     max_concurrent=options.max_concurrent, budget=sweep.budget, optuna_storage=options.optuna_storage))
+                     max_concurrent=options.max_concurrent, budget=sweep.budget, optuna_storage=options.optuna_storage,
+                     overrides=options.overrides))
     out = Path(options.out or f"reports/benchmarks/{name}")
-    build_report(name, options.tracking_uri or default_tracking_uri(), out)
+    uri = options.tracking_uri or default_tracking_uri()
+    built = build_report(name, uri, out)
     verdicts = verdict_lines((out / "README.md").read_text())
     print("\n".join(verdicts) if verdicts else "no reference numbers in this benchmark")
-    print(f"report: {out}/README.md and {out}/index.html")
+    print(f"report: {out}/README.md and {out}/index.html; also on MLflow run {built.run_id}\n"
+          f"  browse: {built.browse(uri)}")
     return 0
 

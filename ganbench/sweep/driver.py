@@ -56,6 +56,7 @@ class SweepOptions:
     max_concurrent: int | None = None
     budget: str | None = None      # benchmark files only: small (this machine) or paper
     optuna_storage: str | None = None  # --optuna-storage: every study's Optuna RDB, over the file's searcher.storage
+    overrides: tuple[str, ...] = ()    # KEY=VALUE over every study's `fixed` keys
 
 
 def default_name(sweep: SweepFile) -> str:
@@ -148,7 +149,7 @@ def _measure(study: Study) -> tuple[float, float]:
 
 
 def run(options: SweepOptions) -> int:
-    sweep = load_sweep(options.file, options.budget)
+    sweep = load_sweep(options.file, options.budget, options.overrides)
     name = options.name or default_name(sweep)
     storage = storage_root(options.storage)
     store = SweepState(storage, name)
@@ -201,7 +202,7 @@ def run(options: SweepOptions) -> int:
                  "studies": {}, "started": time.time(), "optuna_url": default_optuna}
         _describe_parent(tracker, parent, sweep, command)
         store.save(state)
-    print(f"sweep {name}: MLflow {uri} (browse: {ui_command(uri)}); Ray storage {storage}")
+    print(f"sweep {name}: MLflow {uri}; Ray storage {storage}\n  browse: {ui_command(uri, tracker.experiment_id)}")
     summaries = []
     for study in sweep.studies:
         optuna_url = override or study.optuna_storage or state["optuna_url"]
@@ -220,7 +221,8 @@ def reproducing_command(options: SweepOptions, sweep: SweepFile, name: str) -> s
     path = Path(options.file)
     shipped = search_spaces()
     file = f"search_spaces/{path.resolve().relative_to(shipped)}" if path.resolve().is_relative_to(shipped) else path.name
-    return f"ganbench sweep {file} --name {name}" + (f" --budget {sweep.budget}" if sweep.budget else "")
+    return " ".join([f"ganbench sweep {file} --name {name}", *(shlex.quote(o) for o in sweep.overrides)]
+                    + ([f"--budget {sweep.budget}"] if sweep.budget else []))
 
 
 def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: str) -> None:

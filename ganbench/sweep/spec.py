@@ -23,6 +23,7 @@ from typing import Any
 
 from ganbench import __version__
 from ganbench.config import FIELDS, flatten, read_yaml, resolve, to_flat
+from ganbench.config.loading import parse_override
 from ganbench.config.values import number, one_of, positive_int, required
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
 from ganbench.resources import shipped_file
@@ -157,12 +158,14 @@ class SweepFile:
     text: str
     budget: str = ""           # a benchmark file's budget ("small", "paper"); "" for plain sweep files
     benchmark: dict[str, Any] = field(default_factory=dict)
+    overrides: tuple[str, ...] = ()  # KEY=VALUE given on the command line, over every study's `fixed`
 
     @property
     def sha256(self) -> str:
         # A plain sweep file hashes as it always did, so sweeps started before budgets existed still resume.
         budget = f"{self.budget}\n" if self.budget else ""
-        return hashlib.sha256((self.text + "\n" + budget + __version__).encode()).hexdigest()
+        overrides = "".join(f"{o}\n" for o in self.overrides)
+        return hashlib.sha256((self.text + "\n" + budget + overrides + __version__).encode()).hexdigest()
 
 
 def rdb_url(raw: Any, key: str) -> str:
@@ -329,8 +332,9 @@ def _check_configs(study: Study, where: str) -> dict[str, Any]:
     return {key: value for key, (value, _) in shared.items()}
 
 
-def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:
-    """A sweep file, or a benchmark file at ``budget`` (default: its ``default_budget``, else small)."""
+def load_sweep(path: str | Path, budget: str | None = None, overrides: tuple[str, ...] | list[str] = ()) -> SweepFile:
+    """A sweep file, or a benchmark file at ``budget`` (default: its ``default_budget``, else small), with
+    ``KEY=VALUE`` overrides of every study's ``fixed`` config keys (checked like the file's own)."""
     path = shipped_file(path)
     tree = read_yaml(path)
     benchmark = tree.pop("benchmark", None)
@@ -338,6 +342,7 @@ def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:
         tree, budget = _apply_budget(tree, benchmark, budget)
     elif budget:
         raise ConfigError("--budget", f"{path.name} is a sweep file, not a benchmark (no `benchmark:` block)")
+    tree = _apply_overrides(tree, overrides)
     if "studies" in tree:
         if set(tree) - {"studies"} or not isinstance(tree["studies"], list) or not tree["studies"]:
             raise ConfigError("studies", "expected a non-empty list of studies and nothing beside it")
@@ -349,7 +354,28 @@ def load_sweep(path: str | Path, budget: str | None = None) -> SweepFile:
     if len(set(names)) != len(names):
         raise ConfigError("study", f"study names must be unique, got {names}")
     return SweepFile(path=path.resolve(), studies=studies, text=path.read_text(), budget=budget or "",
-                     benchmark=benchmark or {})
+                     benchmark=benchmark or {}, overrides=tuple(overrides))
+
+
+def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Command-line ``KEY=VALUE`` items set config keys under every study's ``fixed``, as Hydra users expect."""
+    if not overrides:
+        return tree
+    fixed = {}
+    for text in overrides:
+        key, value = parse_override(text)
+        if key not in FIELDS:
+            raise ConfigError(key, f"unknown config key; {choices_hint(key, FIELDS)}")
+        fixed[key] = value
+
+    def merged(study: Any) -> Any:
+        if not isinstance(study, dict):
+            return study
+        return {**study, "fixed": {**flatten(study.get("fixed") or {}), **fixed}}
+
+    if "studies" in tree and isinstance(tree["studies"], list):
+        return {**tree, "studies": [merged(s) for s in tree["studies"]]}
+    return merged(tree)
 
 
 def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> tuple[dict[str, Any], str]:

@@ -529,7 +529,7 @@ class ProgressTable(tune.Callback):
         for trial in ended:  # Tune keeps trials in creation order; remember when each was first seen ended
             self.ended_order.setdefault(trial.trial_id, len(self.ended_order))
         self.ended_count = len(ended)
-        print("\n".join(self.view(trials, ended, running)))
+        print("\n".join(self.view(trials, ended, running)), flush=True)  # piped to tee or a log, too
 
     def view(self, trials: list[Trial], ended: list[Trial], running: list[Trial]) -> list[str]:
         """Status and ETA; per value its counts and best so far; the running trials; the last few that ended."""

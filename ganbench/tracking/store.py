@@ -24,6 +24,10 @@ from ganbench.errors import GanbenchError
 
 SWEEP_TAG = "ganbench.sweep"
 KIND_TAG = "ganbench.kind"
+# MLflow 3's UI opens an experiment on its GenAI overview unless the experiment says it holds model training.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+NOTE_TAG = "mlflow.note.content"  # a run's description in the UI
+NOTE_LIMIT = 8000  # MLflow's cap on a tag value
 PARAM_LIMIT = 6000  # MLflow caps each param value; larger things go in as artifacts
 BATCH_LIMIT = 900   # log_batch takes at most 1000 metrics
 
@@ -41,8 +45,13 @@ def is_local(uri: str) -> bool:
     return uri.startswith("sqlite:") or uri.startswith("file:") or "://" not in uri
 
 
-def ui_command(uri: str) -> str:
-    return f"mlflow ui --backend-store-uri {uri}" if is_local(uri) else f"open {uri}"
+def ui_command(uri: str, experiment_id: str = "") -> str:
+    """How to look at a store's runs: the runs view of ``experiment_id`` (the sweep's parent with its nested
+    trials), which MLflow 3.17 reaches by URL, not by default."""
+    page = f"/#/experiments/{experiment_id}/runs?workflowType=machine_learning" if experiment_id else ""
+    if is_local(uri):
+        return f"mlflow ui --backend-store-uri {uri}" + (f", then open http://127.0.0.1:5000{page}" if page else "")
+    return f"open {uri.rstrip('/')}{page}"
 
 
 def check_server(uri: str, timeout_s: float = 5.0) -> None:
@@ -103,7 +112,8 @@ class Tracker:
         if not self.experiment_id:
             # With a server, let it assign mlflow-artifacts:; locally, an absolute folder beside the database.
             location = (home() / "mlflow" / "artifacts").as_uri() if is_local(self.uri) else None
-            self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=location)
+            self.experiment_id = self.client.create_experiment(self.experiment, artifact_location=location,
+                                                               tags=EXPERIMENT_KIND)
         return self.experiment_id
 
     def find_run(self, **tags: str) -> str | None:
@@ -147,6 +157,17 @@ class Tracker:
 
     def log_artifact(self, run_id: str, path: str | Path, folder: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path=folder)
+
+    def publish(self, run_id: str, folder: Path, note: str) -> None:
+        """Put a built report on a run: its files as artifacts under ``report/`` and ``note`` as the run's
+        description. Experiments made before the kind tag existed get it here."""
+        self.client.log_artifacts(run_id, str(folder), artifact_path="report")
+        if len(note) > NOTE_LIMIT:
+            tail = "\n\n… (cut to fit MLflow's description; the whole report is in this run's artifacts, report/)"
+            note = note[:NOTE_LIMIT - len(tail)] + tail
+        self.client.set_tag(run_id, NOTE_TAG, note)
+        for key, value in EXPERIMENT_KIND.items():
+            self.client.set_experiment_tag(self.experiment_id, key, value)
 
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)

@@ -151,7 +151,7 @@ def main() -> None:
         "target": target, "target_band": band, "target_applies_to": "trial", "cold_real_side_s": cold_seconds,
         "sets": results, "load_before": load_before, "load_after": os.getloadavg(), "cpus": os.cpu_count(),
         "torch": torch.__version__, "torch_fidelity": torch_fidelity.__version__,
-        "python": platform.python_version(), "command": " ".join(["/work/venv/bin/python", *sys.argv]),
+        "python": platform.python_version(), "command": " ".join(["python", *sys.argv]),
     }
     print(f"\n{'set':6s} {'ours s':>8s} {'t-f s':>8s} {'ratio (IQR)':>22s}  target {target:.3f} "
           f"({band[0]:.3f}-{band[1]:.3f})")

@@ -161,7 +161,7 @@ def main() -> None:
         "median_ratio": median("ratio"), "ratio_iqr": [q1, q3], "target": TARGET, "met": median("ratio") <= TARGET,
         "load_before": load_before, "load_after": os.getloadavg(), "cpus": os.cpu_count(),
         "torch": torch.__version__, "python": platform.python_version(),
-        "command": " ".join(["/work/venv/bin/python", *sys.argv]), "runs": runs,
+        "command": " ".join(["python", *sys.argv]), "runs": runs,
     }
     print(f"\n{'':9s} {'ms/step (median)':>16s}\n{'ganbench':9s} {summary['median_ganbench_ms']:16.3f}\n"
           f"{'plain':9s} {summary['median_plain_ms']:16.3f}\n"

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from ganbench.cli import commands
 from ganbench.cli.main import main
 from tests.conftest import TINY
 
@@ -140,3 +141,15 @@ def test_positional_key_value_overrides_are_set_overrides(tmp_path, capsys):
     with pytest.raises(SystemExit) as refused:
         main(["train", str(config_file), str(config_file)])
     assert refused.value.code == 2 and "one config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["sweep", "reproduce"])
+def test_sweep_and_reproduce_take_key_value_overrides(command, capsys, monkeypatch):
+    """Positional KEY=VALUE after the file reach the driver as --set does; anything else is refused in one line."""
+    seen = {}
+    monkeypatch.setitem(commands.COMMANDS, command, lambda args: seen.setdefault("overrides", args.overrides) and 0)
+    assert main([command, "file.yaml", "train.steps=20", "--set", "eval.every=5"]) == 0
+    assert seen["overrides"] == ["train.steps=20", "eval.every=5"]
+    with pytest.raises(SystemExit) as refused:
+        main([command, "file.yaml", "stray"])
+    assert refused.value.code == 2 and "expected KEY=VALUE after the file, got stray" in capsys.readouterr().err

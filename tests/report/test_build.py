@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from ganbench.cli.main import main
-from ganbench.report.build import baseline_lines, leaderboard
+from ganbench.report.build import (
+    baseline_lines,
+    leaderboard,
+    portable_command,
+    readable_protocol,
+    search_series,
+    value_names,
+)
 from ganbench.report.data import load_sweep_record
 from ganbench.tracking.store import default_tracking_uri
 
@@ -39,8 +46,8 @@ def test_leaderboard_ranks_as_the_stored_metrics_dictate(ci_sweep, ci_report):
         if trial["stage"] == "final":
             finals.setdefault(trial["value"], []).append(trial["metrics"]["final_eval_reverse_kl"])
     means = {value: sum(v) / len(v) for value, v in finals.items()}
-    table = [line for line in (ci_report / "README.md").read_text().splitlines() if re.match(r"\| \d+ \| `", line)]
-    ranked = [(re.search(r"`([^`]+)`", line).group(1), float(line.split("|")[3].split("±")[0])) for line in table]
+    table = [line for line in (ci_report / "README.md").read_text().splitlines() if re.match(r"\| \d+ \| \w", line)]
+    ranked = [(line.split("|")[2].strip(), float(line.split("|")[3].split("±")[0])) for line in table]
     assert {value for value, _ in ranked} == set(means)
     for value, shown in ranked:  # each row shows its stored mean ...
         assert shown == pytest.approx(means[value], rel=1e-3)
@@ -58,6 +65,53 @@ def test_search_column_shows_what_the_search_judged_trials_on(ci_sweep):
         assert row["best_single"] == pytest.approx(min(judged))
     lasts = {t["metrics"]["final_reverse_kl"] for t in record.trials if t["stage"] == "search"}
     assert {row["best_single"] for row in leaderboard(record, {**study, "rank_on": "last"})} <= lasts
+
+
+def test_plotted_search_values_are_the_tables_values(ci_sweep):
+    """The "best so far" figure plots what the table's search column shows: each trial as the search judged it."""
+    record = load_sweep_record(ci_sweep, default_tracking_uri())
+    study = record.studies[0]
+    rows = leaderboard(record, study)
+    series = search_series(record, study, rows)
+    for row in rows:
+        assert min(value for _, value in series[row["value"]]) == row["best_single"]
+
+
+def test_report_reaches_the_sweeps_parent_run_in_mlflow(ci_sweep, ci_report, capsys):
+    from mlflow import MlflowClient
+
+    record = load_sweep_record(ci_sweep, default_tracking_uri())
+    client = MlflowClient(default_tracking_uri())
+    parent = client.get_run(record.parent["run_id"])
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {f"report/{name}" for name in FILES} <= logged
+    note = parent.data.tags["mlflow.note.content"]
+    assert note.startswith("# Leaderboard of sweep `ci`") and "| rank |" in note
+    experiment = client.get_experiment(record.tracker.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    assert main(["report", ci_sweep, "--out", str(ci_report)]) == 0
+    printed = capsys.readouterr().out
+    assert f"#/experiments/{experiment.experiment_id}/runs?workflowType=machine_learning" in printed
+    assert "mlflow ui --backend-store-uri sqlite:///" in printed
+
+
+def test_labels_name_their_keys():
+    study = {"scientific": {"loss.name": ["hinge"], "model.pack": [1, 2]}, "values": ["hinge,1", "hinge,2"]}
+    assert value_names(study) == {"hinge,1": "loss.name=hinge, model.pack=1", "hinge,2": "loss.name=hinge, model.pack=2"}
+    variants = {"scientific": {"loss.name": ["hinge", "wasserstein"], "loss.penalty": ["gradient_penalty"]},
+                "variants": [{"loss.name": "hinge"}, {"loss.name": "wasserstein", "loss.penalty": "gradient_penalty"}],
+                "values": ["hinge", "wasserstein,gradient_penalty"]}
+    assert value_names(variants)["wasserstein,gradient_penalty"] == "loss.name=wasserstein, loss.penalty=gradient_penalty"
+    assert value_names({"scientific": {"loss.name": ["hinge"]}, "values": ["hinge"]}) == {"hinge": "hinge"}
+
+
+def test_protocol_and_command_read_as_prose_without_machine_paths(tmp_path, monkeypatch):
+    text = readable_protocol("{'modes2d': {'n_fake': 2500, 'high_quality_stds': 3.0, 'dataset': 'ring8'}}")
+    assert text == "`modes2d`: n fake 2500, high quality stds 3.0, dataset ring8" and "{" not in text
+    monkeypatch.chdir(tmp_path)
+    command = portable_command(f"ganbench sweep {tmp_path}/sweeps/a.yaml --storage /mnt/nfs/x "
+                               "--name b /opt/repo/search_spaces/benchmarks/ring8_pacgan.yaml")
+    assert command == "ganbench sweep sweeps/a.yaml --storage <x> --name b search_spaces/benchmarks/ring8_pacgan.yaml"
 
 
 def test_protocol_header_holds_the_real_values(ci_report):

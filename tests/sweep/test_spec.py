@@ -210,3 +210,16 @@ def test_the_optuna_storage_option_is_checked_like_the_key(tmp_path, capsys):
 
     assert main(["sweep", str(write(tmp_path, BASE)), "--optuna-storage", "redis://host/0"]) == 2
     assert "ganbench: error: --optuna-storage: expected an Optuna RDB URL" in capsys.readouterr().err
+
+
+def test_command_line_overrides_set_fixed_keys_in_every_study(tmp_path):
+    tree = {"studies": [{**BASE, "study": "a"}, {**BASE, "study": "b"}]}
+    path = write(tmp_path, tree)
+    plain, overridden = load_sweep(path), load_sweep(path, overrides=["train.steps=20", "model.g_width=8"])
+    assert all(s.fixed["train.steps"] == 20 and s.fixed["model.g_width"] == 8 and s.steps == 20
+               for s in overridden.studies)
+    assert overridden.sha256 != plain.sha256  # --resume with other overrides is another sweep
+    with pytest.raises(ConfigError, match="train.step: unknown config key.*train.steps"):
+        load_sweep(path, overrides=["train.step=20"])
+    with pytest.raises(ConfigError, match="--set: expected key=value"):
+        load_sweep(path, overrides=["=20"])
