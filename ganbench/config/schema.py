@@ -56,9 +56,10 @@ class LossConfig:
     constraint: str = _opt("none", "post-D-step constraint on D", registry="constraints")
     clip_value: float = _opt(0.01, "weight_clip bound c: D weights stay in [-c, c]", above=0.0)
     class_weight: float = _opt(1.0, "weight of auxiliary_classifier's class term, for G and D alike", min=0.0)
-    began_gamma: float = _opt(0.5, "boundary_equilibrium's diversity ratio gamma = E[L(G(z))] / E[L(x)]",
-                              above=0.0, max=1.0)
-    began_lambda: float = _opt(0.001, "boundary_equilibrium's learning rate lambda_k for the control k", min=0.0)
+    began_gamma: float = _opt(0.5, "boundary_equilibrium's diversity ratio gamma = E[L(G(z))] / E[L(x)] (the "
+                              "paper's 0.5; the began preset sets 0.7)", above=0.0, max=1.0)
+    began_lambda: float = _opt(0.001, "boundary_equilibrium's learning rate lambda_k for the control k (the paper's "
+                               "0.001, for 10^5+ steps; the began preset sets 0.01)", min=0.0)
     preset: str = _opt("", "the preset these settings came from, if any", registry="presets", allow_empty=True)
 
 

@@ -204,10 +204,11 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
     if not better and not worse and all(math.isnan(c.p_holm) for c in report_stats.compare_to_best(groups, baseline)):
         return [*lines, "", f"**Cannot be tested**: with {n} seed(s) per value, or no spread within the values, no "
                             "test applies; the differences above are descriptive only."]
-    answer = (f"**Yes**: {', '.join(f'`{v}`' for v in better)} beat `{baseline}` at Holm-corrected α 0.05."
+    answer = (f"**Yes**: {', '.join(f'`{names.get(v, v)}`' for v in better)} beat `{baseline}` at Holm-corrected α 0.05."
               if better else f"**No**: no value beats `{baseline}` at Holm-corrected α 0.05 with {n} seeds per value")
     if not better and worse:
-        answer += f"; {', '.join(f'`{v}`' for v in worse)} {'is' if len(worse) == 1 else 'are'} detectably worse"
+        listed = ", ".join(f"`{names.get(v, v)}`" for v in worse)
+        answer += f"; {listed} {'is' if len(worse) == 1 else 'are'} detectably worse"
     lines += ["", answer + ("." if not answer.endswith(".") else "")]
     if report_stats.too_few_seeds(n):
         lines.append(f"With {n} seeds per value no test can separate them; the answer is descriptive only.")
@@ -345,7 +346,7 @@ def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
             image = best_sample_image(record, t["run_id"], target)
             if image is not None:
                 images[names.get(value, value)] = image
-        report_plots.sample_grids(images, paths["samples"], what="each value's median final seed")
+        report_plots.sample_grids(images, paths["samples"], what="median final seed")
     figures += list(paths.values())
     return ["### Plots", "", f"![best so far]({paths['best_so_far'].name})", "", caption, "",
             f"![final distribution]({paths['final'].name})", "", f"![metric vs parameters]({paths['params'].name})",

@@ -8,11 +8,9 @@ class. Beside it, the intra-class metrics (``intra_class``: per-class KID, recal
 class's held-out test digits), which class accuracy cannot replace. Also runs ACGAN (auxiliary classifier D)
 for comparison. Writes reports/conditional/quality.json and one per-class grid per run (row c = class c).
 
-Then checks BEGAN (``loss.name=began``) on digits for the default budget: no divergence, k within
-[0, 1] at every record (k is the control averaged over the 50 D steps between records, and its last
-value is checked too). Writes reports/conditional/began_digits.json and a sample grid.
+BEGAN on digits has its own check: reports/scripts/quality_began.py.
 
-Run from the repo root: ``python reports/scripts/quality_conditional.py [began] [seeds...]``
+Run from the repo root: ``python reports/scripts/quality_conditional.py [seeds...]``
 """
 
 from __future__ import annotations
@@ -104,42 +102,10 @@ def run(variant: str, seed: int, classifiers: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def began_check(seed: int) -> dict[str, Any]:
-    from ganbench.training.plots import save_samples
-    from ganbench.training.sampling import draw
-
-    config = load_config(overrides=["data.name=digits", "loss.name=began", f"seed={seed}"])
-    records: list[dict[str, float]] = []
-    last: dict[str, Any] = {}
-
-    def keep_last(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
-        if state is not None:
-            last["state"] = copy.deepcopy(state)
-
-    result = train(config, keep_last, progress=lambda step, record: records.append({"step": step, **record}))
-    ks = [r["began_k"] for r in records]
-    row = {"seed": seed, "steps": result["steps"], "diverged": result["diverged"],
-           "wall_time_s": round(result["wall_time_s"], 1), "k_min": min(ks), "k_max": max(ks),
-           "k_final_checkpoint": last["state"]["loss_state"]["k"],
-           "k_within_0_1": all(0.0 <= k <= 1.0 for k in ks) and 0.0 <= last["state"]["loss_state"]["k"] <= 1.0,
-           "convergence_first_last": [round(records[0]["began_convergence"], 4),
-                                      round(records[-1]["began_convergence"], 4)],
-           "trace": [{k: round(v, 5) for k, v in r.items() if k in ("step", "began_k", "began_convergence")}
-                     for r in records[::6]]}
-    samples = draw(load_generator(last["state"], config, "final"), config, 100, SAMPLE_SEED)
-    save_samples(samples, dataset_of(config), OUT / f"began_digits_seed{seed}.png",
-                 title=f"BEGAN on digits, seed {seed}, final G")
-    print({k: v for k, v in row.items() if k != "trace"}, flush=True)
-    return row
-
-
 def main() -> None:
     torch.set_num_threads(1)
-    began_only = sys.argv[1:2] == ["began"]  # `began [seeds...]`: only the BEGAN check
-    seeds = tuple(int(s) for s in sys.argv[1 + began_only:]) or SEEDS
+    seeds = tuple(int(s) for s in sys.argv[1:]) or SEEDS
     OUT.mkdir(parents=True, exist_ok=True)
-    if began_only:
-        return write_began(seeds)
     svc, svc_accuracy = svc_classifier()
     classifiers = {"lenet_digits": lenet_classifier(), "svc": svc}
     rows = [run(variant, seed, classifiers) for variant in VARIANTS for seed in seeds]
@@ -159,14 +125,6 @@ def main() -> None:
               "configs": {v: {k: x for k, x in to_flat(load_config(overrides=["data.name=digits", *VARIANTS[v]])).items()
                               if k.split(".")[0] in ("data", "model", "loss", "optim", "train")} for v in VARIANTS}}
     (OUT / "quality.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_began(seeds)
-
-
-def write_began(seeds: tuple[int, ...]) -> None:
-    began = [began_check(seed) for seed in seeds]
-    config = {k: x for k, x in to_flat(load_config(overrides=["data.name=digits", "loss.name=began"])).items()
-              if k.split(".")[0] in ("model", "loss", "optim", "train")}
-    (OUT / "began_digits.json").write_text(json.dumps({"runs": began, "config": config}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -250,8 +250,8 @@ def picks(name: str) -> tuple[list, dict, list]:
     """What a sweep chose: every search trial (value, params, steps run) in start order, each value's best
     config, and the final reruns' numbers."""
     runs = sorted(runs_of(f"ganbench/{name}"), key=lambda r: (r.info.start_time, r.data.tags.get("value", "")))
-    search = sorted(((r.data.tags["value"], r.data.params["optim.lr_g"], r.data.params["optim.lr_d"],
-                      r.data.tags["outcome"]) for r in runs if r.data.tags.get("stage") == "search"))
+    search = sorted((r.data.tags["value"], r.data.params["optim.lr_g"], r.data.params["optim.lr_d"],
+                      r.data.tags["outcome"]) for r in runs if r.data.tags.get("stage") == "search")
     best = SweepState(storage_root(None), name).load()["studies"]["ordered"]["best"]
     finals = sorted((r.data.tags["value"], r.data.metrics["final_eval_reverse_kl"]) for r in runs
                     if r.data.tags.get("stage") == "final")
