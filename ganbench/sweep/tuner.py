@@ -490,6 +490,11 @@ class ProgressTable(tune.Callback):
         self.ended_count, self.ended_order = 0, {}
         self.show_ended = 3
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A sweep resumed by a newer ganbench unpickles the table its driver started with.
+        self.__dict__.update({"planned": 0, "start": time.time(), "last_running": [], "ended_count": 0,
+                              "ended_order": {}, "show_ended": 3, "last_print": 0.0, "last_seen": "", **state})
+
     def describe(self, trial: Trial) -> str:
         config, meta = split_trial_config(trial.config)
         result = trial.last_result or {}
