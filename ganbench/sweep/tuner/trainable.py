@@ -1,0 +1,119 @@
+"""The trainable Tune runs: one ganbench trial (``run_trial``) in a Ray worker, resumed from the newest of
+Tune's checkpoint and the trial's own checkpoints in storage; and the shape of a trial's config."""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from ganbench.config import flatten, resolve
+from ganbench.sweep.recovery import latest_checkpoint, run_identity
+from ganbench.sweep.trial import TrialLogger
+from ganbench.sweep.worth import with_objective
+from ganbench.tracking.runs import TrialRuns
+from ganbench.training import checkpoint
+from ganbench.training.final import final_evaluation
+from ganbench.training.loop import resolve_device, train
+
+META = "_ganbench"  # trial config key holding study, value, stage and seed (not a config key)
+STATE_FILE = "state.pt"
+
+
+@dataclass
+class TrialContext:
+    """What every trial receives through the object store (works on a multi-node cluster)."""
+
+    runs: TrialRuns  # the sweep's MLflow child runs
+    metric: str
+    objective: str   # the key trials are judged on: ``best_<metric>`` or ``metric`` (Study.objective)
+    sentinel: float  # the metric's finite worst value, reported by failed trials
+    cpus: float
+    real_sides: dict[str, Any]
+    final_real_sides: dict[str, Any]
+    experiment: str = ""  # the stage's Tune experiment under --storage (path or URI), where checkpoints persist
+
+
+def split_trial_config(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A trial's (dotted config keys, META). Both stages hand out flat configs; experiments saved by ganbench
+    0.1 wrapped final-stage configs in a grid (``{"trial": ...}``) and nested tuned keys, so a resumed old
+    sweep reads through the same door."""
+    params = dict(params.get("trial", params))
+    meta = params.pop(META)
+    return flatten(params), meta
+
+
+def run_trial(params: dict[str, Any], context: TrialContext) -> None:
+    """The Tune function trainable: ganbench's ``train`` with MLflow and Ray checkpoints around it."""
+    flat, meta = split_trial_config(params)
+    trial_id = run_identity(tune.get_context().get_trial_id(), meta)
+    logger = TrialLogger(context.runs, trial_id, meta)
+    try:
+        config = resolve(flat)
+        # Ray sets OMP_NUM_THREADS only when unset; torch must match the trial's CPUs explicitly.
+        config = replace(config, train=replace(config.train, threads=max(1, int(context.cpus))))
+        device = resolve_device(config.device)
+        # Where this attempt runs: a trial restored after a lost node continues elsewhere, in the same run.
+        runtime = ray.get_runtime_context()
+        attempts = logger.start(config, placement={"device": str(device), "host": socket.gethostname(),
+                                                   "ray_node_id": runtime.get_node_id(),
+                                                   "ray_resources": json.dumps(runtime.get_assigned_resources(),
+                                                                               sort_keys=True),
+                                                   "ray_gpu_ids": json.dumps(ray.get_gpu_ids())},
+                                trial_dir=Path(tune.get_context().get_trial_dir()).name)
+        if logger.closed:
+            # Finished before a killed driver saved Tune's state: report what MLflow holds, train nothing again.
+            tune.report({**logger.recorded_metrics(), "stage_final": float(meta["stage"] == "final")})
+            return
+        # The newest of the checkpoint Tune hands back (a restored trial's, as of Tune's last snapshot) and the
+        # newest this run's attempts left in --storage (an orphan's, or one made after that snapshot).
+        stored = latest_checkpoint(context.experiment, attempts) if context.experiment else None
+        state = newest_state([tune.get_checkpoint(), tune.Checkpoint(stored) if stored else None])
+
+        def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
+            logger.log_evaluation(metrics, run_state, config)
+            result = with_objective({**metrics, "stage_final": float(meta["stage"] == "final")}, context.metric,
+                                    context.objective)
+            if run_state is None:
+                tune.report(result)
+                return
+            with tempfile.TemporaryDirectory() as folder:
+                checkpoint.save({**run_state, "mlflow_run_id": logger.run_id}, Path(folder) / STATE_FILE)
+                tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+
+        result = train(config, report, resume=state, force=True, real_sides=context.real_sides)
+        if meta["stage"] == "final" and not result["diverged"] and logger.best_state is not None:
+            final = final_evaluation(logger.best_state, config, context.final_real_sides, device=device)
+            scores = logger.log_final_evaluation(final)
+            tune.report({**scores, "step": result["steps"], context.metric: result.get(f"final_{context.metric}", 0.0),
+                         "stage_final": 1.0})
+        logger.finish(result)
+    except Exception as exc:  # noqa: BLE001 - every exception raised here is a config or code error
+        # Config and code errors fail the trial at once: reported, never retried. Worker crashes
+        # (the process dying, a lost node) never reach this line, so Ray's FailureConfig retries those.
+        logger.fail(exc)
+        tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel, context.objective: context.sentinel})
+
+
+def newest_state(checkpoints: list[tune.Checkpoint | None]) -> dict[str, Any] | None:
+    """The training state with the most steps among ``checkpoints``; one that has vanished is skipped (Tune's
+    num_to_keep may have deleted a checkpoint that a killed driver's last snapshot still names)."""
+    states = []
+    for found in checkpoints:
+        if found is None:
+            continue
+        try:
+            with found.as_directory() as folder:
+                states.append(torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True))
+        except FileNotFoundError:
+            continue
+    return max(states, key=lambda state: state["step"], default=None)
+
+
