@@ -183,7 +183,8 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
     if baseline not in groups or len(groups) < 2:
         return [f"`{baseline}` or every other value lacks final-stage runs: no answer."]
     names = value_names(study)
-    lines = [f"Difference = value − `{baseline}` in `{metric}` units ({'lower' if sign > 0 else 'higher'} is "
+    shown = names.get(baseline, baseline)
+    lines = [f"Difference = value − `{shown}` in `{metric}` units ({'lower' if sign > 0 else 'higher'} is "
              "better); Welch's t-tests over all values, Holm-adjusted, each with its interval at the adjusted level.",
              "", f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p | verdict |",
              "|---|---|---|---|---|---|"]
@@ -204,8 +205,8 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
     if not better and not worse and all(math.isnan(c.p_holm) for c in report_stats.compare_to_best(groups, baseline)):
         return [*lines, "", f"**Cannot be tested**: with {n} seed(s) per value, or no spread within the values, no "
                             "test applies; the differences above are descriptive only."]
-    answer = (f"**Yes**: {', '.join(f'`{names.get(v, v)}`' for v in better)} beat `{baseline}` at Holm-corrected α 0.05."
-              if better else f"**No**: no value beats `{baseline}` at Holm-corrected α 0.05 with {n} seeds per value")
+    answer = (f"**Yes**: {', '.join(f'`{names.get(v, v)}`' for v in better)} beat `{shown}` at Holm-corrected α 0.05."
+              if better else f"**No**: no value beats `{shown}` at Holm-corrected α 0.05 with {n} seeds per value")
     if not better and worse:
         listed = ", ".join(f"`{names.get(v, v)}`" for v in worse)
         answer += f"; {listed} {'is' if len(worse) == 1 else 'are'} detectably worse"
@@ -248,7 +249,7 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
                    if k in ours_protocol and str(v) != str(ours_protocol[k])]
         warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same" if ref.get("protocol") else "–"
         err = f" ± {ref['err']}" if "err" in ref else ""
-        ours_value = f"`{ref['value']}`" if ref.get("value") is not None else "–"
+        ours_value = value_names(study).get(str(ref["value"]), str(ref["value"])) if ref.get("value") is not None else "–"
         lines.append(f"| {ref['source']} | {ref['row']} | {ours_value} | {metric} | {theirs:g}{err} | {ours_text} | "
                      f"{verdict} | {warning} |")
     return lines
@@ -278,7 +279,8 @@ def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures
                   "and the final-stage reruns.", "",
               "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
     if study.get("baseline"):
-        lines += [f"### Does any value beat `{study['baseline']}`?", "", *baseline_lines(rows, study), ""]
+        baseline = value_names(study).get(study["baseline"], study["baseline"])
+        lines += [f"### Does any value beat `{baseline}`?", "", *baseline_lines(rows, study), ""]
     if study.get("reference"):
         lines += ["### Against published numbers", "", *reference_lines(record, study), ""]
     lines += plots(record, study, rows, out, figures)

@@ -277,7 +277,7 @@ def final_distribution(groups: dict[str, list[float]], metric: str, path: Path) 
         jitter = np.random.default_rng(i).uniform(-0.12, 0.12, len(groups[value]))
         ax.scatter(i + jitter, groups[value], s=22, zorder=3, color=colour[value], edgecolor="white",
                    linewidth=0.5)
-    per_label = max(10, int(width / max(1, len(names)) / (0.6 * 9 / 72)) - 2)
+    per_label = max(10, int(width / max(1, len(names)) / (0.8 * 9 / 72)) - 2)
     ax.set_xticks(range(1, len(names) + 1), [wrap(v, per_label) for v in names], fontsize=9)
     ax.set_xlim(0.4, len(names) + 0.6)
     apply_y_scale(ax, choose_y_scale([x for v in names for x in groups[v]]), axis_label(metric))

@@ -176,7 +176,7 @@ def test_sample_and_evaluate_pull_checkpoints_from_mlflow(ci_sweep, tmp_path, ca
 def test_published_numbers_side_by_side_with_verdict_and_protocol_warning(ci_report):
     text = (ci_report / "README.md").read_text()
     row = next(line for line in text.splitlines() if line.startswith("| a made-up table"))
-    assert "| Their hinge | `hinge` | reverse_kl | 100 |" in row
+    assert "| Their hinge | hinge | reverse_kl | 100 |" in row
     assert "| better |" in row  # any real reverse_kl (at most log 8) beats 100 when lower is better
     assert "⚠ differs: steps: theirs 400000, ours 30" in row and "n_samples" not in row
 
