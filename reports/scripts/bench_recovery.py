@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import infra  # noqa: E402 - the same process helpers as the tests
 from tests.infra import children, kill_session, sweep_env  # noqa: E402
-from tests.sweep.test_crash import LONG  # noqa: E402
+from tests.sweep.test_crash import long_sweep, trial_steps  # noqa: E402
 from tests.sweep.test_recipe import SWEEP, raylet  # noqa: E402
 
 
@@ -75,7 +75,7 @@ def driver_kills(kills: int, seed: int, folder: Path) -> dict:
     home = folder / "home"
     env = sweep_env(home, infra.short_tmp("bk"))
     sweep = folder / "long.yaml"
-    sweep.write_text(LONG.replace("num_samples: 2", f"num_samples: {kills + 1}"))
+    sweep.write_text(long_sweep(trial_steps()).replace("num_samples: 2", f"num_samples: {kills + 1}"))
     client = MlflowClient(f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
     args, lost, resumed = [str(sweep), "--name", "bench"], [], []
     caught: dict[str, int] = {}  # run id -> its last checkpoint's step, at the last kill

@@ -109,12 +109,13 @@ def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench
     out = tmp_path / "report"
     assert main(["reproduce", str(TINY), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| PacGAN Table 1 | PacGAN2 | `non_saturating,2` | modes | 7.9 ± 0.1 |" in printed  # the verdict table
-    assert "Does any value beat `non_saturating,1`?" in printed  # and the baseline's answer
+    # the verdict table, then the baseline's answer; values named by their keys
+    assert "| PacGAN Table 1 | PacGAN2 | loss.name=non_saturating, model.pack=2 | modes | 7.9 ± 0.1 |" in printed
+    assert "Does any value beat `loss.name=non_saturating, model.pack=1`?" in printed
     report = (out / "README.md").read_text()
     assert "**small budget**" in report and "Packing on a small ring8" in report
     assert "context only (VEEGAN is not implemented)" in report
-    assert "### Does any value beat `non_saturating,1`?" in report and "3 final seeds" in report
+    assert "### Does any value beat `loss.name=non_saturating, model.pack=1`?" in report and "3 final seeds" in report
     assert SweepState(storage_root(None), "tiny_benchmark-small").load() is not None
     client = MlflowClient(default_tracking_uri())
     experiment = client.get_experiment_by_name("ganbench/tiny_benchmark-small")

@@ -142,7 +142,9 @@ def test_readme_cluster_recipe_survives_a_dead_node_and_a_dead_driver(cluster, t
     kept = [r for r in trials if r.data.tags["outcome"] != "lost"]
     assert Counter((r.data.tags["stage"], r.data.tags["value"]) for r in kept) == Counter(
         {("search", "non_saturating"): 2, ("search", "hinge"): 2, ("final", "non_saturating"): 1, ("final", "hinge"): 1})
-    assert all(r.data.tags["outcome"] == "completed" for r in kept)
+    outcomes = [(r.data.tags["stage"], r.data.tags["value"], r.data.tags["outcome"], r.data.tags.get("failure_reason"))
+                for r in kept]
+    assert all(outcome == "completed" for _, _, outcome, _ in outcomes), outcomes
     assert_steps_strictly_increase(client, runs)
     # The worker's trial: same run, its evaluations before the death kept, then on from its checkpoint to the end.
     moved = client.get_run(on_worker.info.run_id)
