@@ -92,7 +92,7 @@ def test_progress_table_grows_with_running_trials_not_with_the_sweep(capsys):
     assert "step     20/30" in update[1 + values]
     assert [line.split()[1] for line in update[-3:]] == ["done27", "done28", "done29"]
     hinge = next(line for line in update if line.split()[0] == "hinge")
-    assert " ".join(hinge.split()[1:]) == "15/20 ended, 2 running best best_reverse_kl 0.3"
+    assert " ".join(hinge.split()[1:]) == "15/20 ended, 2 running best so far: best_reverse_kl 0.3"
 
 def test_both_stages_hand_out_configs_in_one_shape():
     """Search and final-stage trials carry dotted config keys plus META, nothing nested."""

@@ -124,7 +124,7 @@ class ProgressTable(tune.Callback):
             scores = [w for t in mine if t.status == "TERMINATED"
                       and isinstance(w := worth(t.last_result or {}, self.study.metric, self.study.rank_on,
                                                 self.stage), float)]
-            best = f"best {self.shown} {better(scores):.4g}" if scores else ""
+            best = f"best so far: {self.shown} {better(scores):.4g}" if scores else ""
             lines.append(f"  {label:<24} {sum(t in ended for t in mine)}/{per_value} ended, "
                          f"{sum(t in running for t in mine)} running  {best}".rstrip())
         lines += [f"  running  {self.describe(t)}" for t in running]
