@@ -49,7 +49,7 @@ def leaderboard(record: SweepRecord, study: dict[str, Any]) -> list[dict[str, An
             "value": value, "finals": finals, "n": len(finals),
             "mean": statistics.mean(finals) if finals else math.nan,
             "std": statistics.stdev(finals) if len(finals) > 1 else math.nan,
-            "ci": report_stats.mean_ci(finals),
+            "ci": report_stats.mean_ci(finals)[0],
             "best_single": (min if sign > 0 else max)(search) if search else math.nan, **counts,
         })
     rows.sort(key=lambda r: (math.isnan(r["mean"]), sign * r["mean"] if not math.isnan(r["mean"]) else 0))
@@ -189,7 +189,8 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
              "", f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p | verdict |",
              "|---|---|---|---|---|---|"]
     better, worse = [], []
-    for c in report_stats.compare_to_best(groups, baseline):
+    comparisons = report_stats.compare_to_best(groups, baseline)
+    for c in comparisons:
         significant = not math.isnan(c.p_holm) and c.p_holm < report_stats.ALPHA
         if significant and sign * c.difference < 0:
             verdict = "better"
@@ -202,7 +203,7 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
         lines.append(f"| {names.get(c.value, c.value)} | {fmt(c.difference)} | {interval(c)} | "
                      f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} | {verdict} |")
     n = min(len(v) for v in groups.values())
-    if not better and not worse and all(math.isnan(c.p_holm) for c in report_stats.compare_to_best(groups, baseline)):
+    if not better and not worse and all(math.isnan(c.p_holm) for c in comparisons):
         return [*lines, "", f"**Cannot be tested**: with {n} seed(s) per value, or no spread within the values, no "
                             "test applies; the differences above are descriptive only."]
     answer = (f"**Yes**: {', '.join(f'`{names.get(v, v)}`' for v in better)} beat `{shown}` at Holm-corrected α 0.05."
@@ -261,15 +262,15 @@ def leaderboard_table(rows: list[dict[str, Any]], study: dict[str, Any]) -> list
     lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial ({judged}, "
              "optimistic) | completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
     for rank, r in enumerate(rows, start=1):
-        (low, high), _ = r["ci"]
+        low, high = r["ci"]
         lines.append(f"| {rank} | {names.get(r['value'], r['value'])} | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
                      f"[{fmt(low)}, {fmt(high)}] | {r['n']} | {fmt(r['best_single'])} | "
                      f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
     return lines
 
 
-def study_section(record: SweepRecord, study: dict[str, Any], out: Path, figures: list[Path]) -> list[str]:
-    rows = leaderboard(record, study)
+def study_section(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]], out: Path,
+                  figures: list[Path]) -> list[str]:
     metric = study["metric"]
     lines = [f"## Study `{study['name']}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
              f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
@@ -403,9 +404,10 @@ def build_report(name: str, tracking_uri: str, out: Path) -> BuiltReport:
     note = [f"# Leaderboard of sweep `{name}`", "", "Built by `ganbench report`; the whole report (plots, protocol, "
             "comparisons) is in this run's artifacts under `report/`.", ""]
     for study in record.studies:
-        lines += study_section(record, study, out, figures)
+        rows = leaderboard(record, study)
+        lines += study_section(record, study, rows, out, figures)
         note += [f"## Study `{study['name']}`: `{study['metric']}` ({study['mode']}), mean of final-stage reruns", "",
-                 *leaderboard_table(leaderboard(record, study), study), ""]
+                 *leaderboard_table(rows, study), ""]
     markdown = "\n".join(lines) + "\n"
     (out / "README.md").write_text(markdown)
     (out / "index.html").write_text(to_html(markdown, out, f"ganbench sweep {name}"))
