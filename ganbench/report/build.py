@@ -136,8 +136,10 @@ def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
         + ("each value's trials in turn, so the same file gives the same picks (`deterministic: true`)"
            if study.get("deterministic") else "trials as fast as resources allow: ASHA's cuts and TPE's "
            "suggestions depend on which trial reports first, so reruns can pick other configs") + ".",
-        f"**Budget per compared value**: {study['num_samples']} search trials × {steps} steps "
-        f"({study['sampler']} sampler, scheduler {study['scheduler']}), then {study['seeds']} final seeds.",
+        "**Budget per compared value**: "
+        + (f"{study['num_samples']} search trials × {steps} steps ({study['sampler']} sampler, scheduler "
+           f"{study['scheduler']}), then {study['seeds']} final seeds." if study.get("num_samples") else
+           f"no search (each value's config is fixed by the file), {study['seeds']} seeds × {steps} steps."),
         f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "
         f"optuna {params.get('optuna')}, mlflow {params.get('mlflow')}, torch-fidelity {params.get('torch_fidelity')}, "
         f"python {params.get('python')}.",
@@ -371,11 +373,16 @@ def write_csv(record: SweepRecord, path: Path) -> None:
 
 def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
     budget = benchmark.get("budget", "?")
-    stated = ("this machine's budget, far below the published one: every protocol difference is listed beside the "
-              "reference numbers, and a verdict is about this budget, not the paper's" if budget == "small"
-              else "the published budget")
+    stated = {"small": "this machine's budget, far below the published one: every protocol difference is listed "
+                       "beside the reference numbers, and a verdict is about this budget, not the paper's",
+              "medium": "a background run at a fraction of the published steps: every protocol difference is listed "
+                        "beside the reference numbers, and a verdict is about this budget, not the paper's",
+              }.get(budget, "the published budget")
     lines = [f"Benchmark **{benchmark.get('title', benchmark.get('name', '?'))}** (`ganbench reproduce "
              f"{benchmark.get('name', '?')} --budget {budget}`), **{budget} budget**: {stated}.", ""]
+    note = (benchmark.get("notes") or {}).get(budget)
+    if note:  # what the budget does differently from the paper beyond the keys the reference rows compare
+        lines += [f"**Protocol differences of this budget**: {' '.join(str(note).split())}", ""]
     if benchmark.get("summary"):
         lines += [" ".join(str(benchmark["summary"]).split()), ""]
     return lines

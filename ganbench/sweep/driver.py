@@ -120,17 +120,18 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
         estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
         lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
                   f"  metric {study.metric} ({study.mode}; trials judged on {study.objective}), "
-                  f"search {search} trials ({study.num_samples} per value, "
-                  f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
-                                                 if study.sampler == "tpe" else "")
-                  + f", scheduler {study.scheduler}"
-                  + (", deterministic: each value's trials in turn" if study.deterministic else "")
-                  + f"), final {final} reruns ({study.seeds} seeds)",
+                  + (f"search {search} trials ({study.num_samples} per value, "
+                     f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
+                                                    if study.sampler == "tpe" else "")
+                     + f", scheduler {study.scheduler}"
+                     + (", deterministic: each value's trials in turn" if study.deterministic else "") + ")"
+                     if study.num_samples else "no search (num_samples 0: each value's fixed config)")
+                  + f", final {final} reruns ({study.seeds} seeds)",
                   f"  {steps} generator steps per trial, at most {total_steps:,} in all; "
                   f"{study.cpu:g} CPU / {study.gpu:g} GPU per trial, {slots} at once",
                   f"  estimate: at most {estimate / 60:.1f} min ({seconds_per_step * 1000:.1f} ms/step and "
                   f"{seconds_per_trial:.1f} s set-up per trial, measured on the first config; evaluations not included"
-                  + ("; ASHA stops many trials early)" if study.scheduler == "asha" else ")")]
+                  + ("; ASHA stops many trials early)" if study.scheduler == "asha" and study.num_samples else ")")]
     return "\n".join(lines)
 
 
@@ -275,6 +276,11 @@ def _run_study(study: Study, name: str, state: dict[str, Any], store: SweepState
                            objective=study.objective, sentinel=_sentinel(study, real_sides), cpus=study.cpu,
                            real_sides=real_sides, final_real_sides=_real_sides(study, "final_split"))
     max_concurrent = options.max_concurrent or study.max_concurrent
+    if record["stage"] == "search" and not study.num_samples:  # no search: each value's fixed config is its pick
+        record["search"] = {}
+        record["best"] = {study.label(value): study.config(value, {}) for value in study.values()}
+        record["stage"] = "final"
+        store.save(state)
     if record["stage"] == "search":
         rows = run_stage(study, "search", context, store.storage, f"{name}-{study.name}-search", None, optuna_url, name,
                          steps, max_concurrent, options.resume)

@@ -53,13 +53,16 @@ def format_summary(study: Study, record: dict[str, Any]) -> str:
     judged = "best checkpoint" if study.rank_on == "best" else "last evaluation"
     lines = [f"study {study.name} ({study.metric}, {study.mode}; search = each trial's {judged}, "
              f"final = mean ± std over the final-stage seeds)"]
-    for label, entry in record.get("search", {}).items():
-        final = record.get("final", {}).get(label, {})
-        values = final.get("values", [])
+    search, finals = record.get("search", {}), record.get("final", {})
+    for label in dict.fromkeys([*search, *finals]):  # a study with no search (num_samples 0) has finals only
+        values = finals.get(label, {}).get("values", [])
         final_text = (f"final {statistics.mean(values):.4g} ± {statistics.stdev(values) if len(values) > 1 else 0:.2g} "
                       f"(n={len(values)})") if values else "final -"
-        best = f"{pick(entry['values']):.4g}" if entry["values"] else "-"
-        lines.append(f"  {label:<24} search best {best:<10} {final_text:<28} completed {entry['completed']}, "
-                     f"stopped {entry['stopped_early']}, diverged {entry['diverged']}, failed {entry['failed']}")
+        searched = search.get(label, {}).get("values", [])
+        best = f"{pick(searched):.4g}" if searched else ("-" if search else "(no search)")
+        counts = {kind.value: search.get(label, {}).get(kind.value, 0) + finals.get(label, {}).get(kind.value, 0)
+                  for kind in COUNTED}
+        lines.append(f"  {label:<24} search best {best:<10} {final_text:<28} completed {counts['completed']}, "
+                     f"stopped {counts['stopped_early']}, diverged {counts['diverged']}, failed {counts['failed']}")
     return "\n".join(lines)
 

@@ -3,7 +3,8 @@
 A file holds one study (keys at top level) or ``studies:`` (a list of them). Each study compares
 ``scientific`` values (their cross product), tunes ``nuisance`` parameters for every value with an
 equal budget (``num_samples`` trials, the same generator steps), then reruns each value's best config
-``seeds`` times. Every error names the offending key and exits with code 2, like config errors.
+``seeds`` times (``num_samples: 0``: no search, each value's fixed config is rerun). Every error names the
+offending key and exits with code 2, like config errors.
 
 ``scientific`` is either a mapping (the cross product of its keys' values) or a list of explicit
 variants, e.g. a loss comparison plus packed-discriminator variants of one loss. A benchmark file adds
@@ -39,8 +40,11 @@ SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
 STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
               "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on",
               "deterministic")
-BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets")
-BUDGETS = ("small", "paper")
+# notes: {budget: prose} for what a budget does differently from the paper beyond the protocol keys the reference
+# rows compare (reused picks, packing, optimizer), stated in the report beside the budget.
+BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets", "notes")
+# small: minutes on this machine; medium: hours in the background (a fraction of the paper); paper: the published one
+BUDGETS = ("small", "medium", "paper")
 # What every trial of a study shares, whatever value it compares: its budget (ASHA's max_t and grace period,
 # whether a trial completed) and how it is evaluated (the real-side statistics, the divergence sentinel, the
 # checkpoint a trial keeps). Values that disagree on one are refused, not silently given the first one's.
@@ -156,7 +160,7 @@ class SweepFile:
     path: Path
     studies: list[Study]
     text: str
-    budget: str = ""           # a benchmark file's budget ("small", "paper"); "" for plain sweep files
+    budget: str = ""           # a benchmark file's budget (one of BUDGETS); "" for plain sweep files
     benchmark: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # KEY=VALUE given on the command line, over every study's `fixed`
 
@@ -259,7 +263,7 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
     study = Study(
         name=str(name), metric=str(required(tree, "metric", where)), mode=mode, fixed=fixed, scientific=scientific,
         nuisance=nuisance, per_value={}, num_samples=positive_int(required(tree, "num_samples", where),
-                                                                   f"{where}num_samples"),
+                                                                   f"{where}num_samples", minimum=0),
         seeds=positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),
         sampler=one_of(searcher.get("sampler", "tpe"), SAMPLERS, f"{where}searcher.sampler"),
         searcher_seed=positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
@@ -298,9 +302,24 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
                                   f"unknown config key; {choices_hint(key, FIELDS)}")
             per_value[str(label)][key] = parse_distribution(raw, f"{where}nuisance.per_value.{label}.{key}")
     study = Study(**{**study.__dict__, "per_value": per_value})
+    _check_stages(study, where)
     study = Study(**{**study.__dict__, "shared": _check_configs(study, where)})
     check_references(study, labels, where)
     return study
+
+
+def _check_stages(study: Study, where: str) -> None:
+    """``num_samples: 0`` runs no search: each value's config is ``fixed`` plus the value, rerun over ``seeds``
+    (a budget that reuses picks made elsewhere, or a paper's published settings). Then nothing may be tuned."""
+    if study.num_samples:
+        return
+    tuned = next((v for v in study.values() if study.space(v)), None)
+    if tuned is not None:
+        raise ConfigError(f"{where}num_samples", f"0 runs no search, but {study.label(tuned)} has tuned parameters "
+                                                 f"({', '.join(study.space(tuned))}); set num_samples >= 1, "
+                                                 "or fix them under `fixed:` and set `nuisance: {}`")
+    if not study.seeds:
+        raise ConfigError(f"{where}seeds", "0 with num_samples 0 leaves nothing to run; set seeds >= 1")
 
 
 def _check_configs(study: Study, where: str) -> dict[str, Any]:
@@ -378,6 +397,17 @@ def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str
     return merged(tree)
 
 
+def _raw_labels(raw_scientific: Any) -> set[str]:
+    """The value labels a ``scientific`` block gives, before validation (which reports its errors itself)."""
+    if isinstance(raw_scientific, list):
+        return {",".join(str(v) for v in flatten(dict(variant)).values())
+                for variant in raw_scientific if isinstance(variant, dict)}
+    if isinstance(raw_scientific, dict):
+        lists = [v if isinstance(v, list) else [v] for v in flatten(raw_scientific).values()]
+        return {",".join(str(v) for v in combo) for combo in itertools.product(*lists)}
+    return set()
+
+
 def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> tuple[dict[str, Any], str]:
     """Merge a budget's study keys into every study: ``fixed`` and ``scheduler`` key by key, others replaced."""
     if not isinstance(benchmark, dict):
@@ -413,6 +443,13 @@ def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> t
                 out[key] = {**base, **(flatten(value) if key == "fixed" else value)}
             else:
                 out[key] = value
+        if "scientific" in override and "reference" not in override:
+            # A budget that compares fewer values keeps the file's published rows: those of values it leaves out
+            # are shown as context (no verdict), not refused as unknown values.
+            kept = _raw_labels(override["scientific"])
+            out["reference"] = [{**ref, "value": None, "note": f"not compared at the {budget} budget"}
+                                if isinstance(ref, dict) and ref.get("value") is not None
+                                and str(ref["value"]) not in kept else ref for ref in out.get("reference") or []]
         return out
 
     if "studies" in tree and isinstance(tree["studies"], list):

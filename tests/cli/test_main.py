@@ -153,3 +153,11 @@ def test_sweep_and_reproduce_take_key_value_overrides(command, capsys, monkeypat
     with pytest.raises(SystemExit) as refused:
         main([command, "file.yaml", "stray"])
     assert refused.value.code == 2 and "expected KEY=VALUE after the file, got stray" in capsys.readouterr().err
+
+
+def test_the_budget_choices_are_the_specs():
+    import importlib
+
+    from ganbench.sweep.spec import BUDGETS
+
+    assert importlib.import_module("ganbench.cli.main").BUDGETS == BUDGETS

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ganbench.cli.main import main
 from ganbench.config import resolve
@@ -26,16 +27,21 @@ def test_the_issue_s_benchmarks_are_all_defined():
     assert any(name.startswith("cifar10_") for name in BENCHMARKS)
 
 
-@pytest.mark.parametrize("name", BENCHMARKS)
-@pytest.mark.parametrize("budget", BUDGETS)
+def budgets_of(name: str) -> list[str]:
+    return [b for b in BUDGETS if b in yaml.safe_load(find(name).read_text())["benchmark"]["budgets"]]
+
+
+# Every benchmark has this machine's budget and the paper's; a medium one (hours in the background) is optional.
+@pytest.mark.parametrize(("name", "budget"), [(n, b) for n in BENCHMARKS for b in budgets_of(n)])
 def test_every_benchmark_loads_at_every_budget_with_sourced_references(name, budget):
+    assert {"small", "paper"} <= set(budgets_of(name))
     sweep = load_sweep(find(name), budget)
     assert sweep.budget == budget and sweep.benchmark["title"]
     for study in sweep.studies:
         assert study.seeds >= 3 and study.reference, study.name
         assert all(ref["source"] and ref["row"] for ref in study.reference)
-    # Each budget is its own sweep: resuming one with the other's file hash is refused.
-    other = next(b for b in BUDGETS if b != budget)
+    # Each budget is its own sweep: resuming one with another's file hash is refused.
+    other = next(b for b in budgets_of(name) if b != budget)
     assert load_sweep(find(name), other).sha256 != sweep.sha256
 
 
@@ -136,3 +142,18 @@ def test_thereproducing_command_holds_no_machine_path(monkeypatch):
     assert command == "ganbench sweep search_spaces/benchmarks/ring8_pacgan.yaml --name ring8_pacgan-small --budget small"
     monkeypatch.setattr("sys.argv", ["ganbench", "reproduce", "ring8_pacgan"])
     assert reproducing_command(SweepOptions(file=path), load_sweep(path, "small"), "x") == "ganbench reproduce ring8_pacgan"
+
+
+@pytest.mark.parametrize("name", ["ring8_pacgan", "grid25_pacgan"])
+def test_the_medium_pacgan_budgets_train_pacgans_rows_with_its_optimizer(name):
+    """PacGAN's Table 1 at a CPU budget: NS at pack 1 and 2, no search, PacGAN's Adam, <= 10% of its steps, 10 seeds;
+    the file's pack-4 and hinge rows stay as context, and the budget's protocol differences are written down."""
+    sweep = load_sweep(find(name), "medium")
+    study = sweep.studies[0]
+    assert [study.label(v) for v in study.values()] == ["non_saturating,1", "non_saturating,2"]
+    assert (study.num_samples, study.seeds) == (0, 10) and study.steps <= 40_000
+    config = resolve(study.midpoint_config(study.values()[0]))
+    assert (config.optim.lr_g, config.optim.lr_d, config.optim.beta1) == (1e-4, 1e-4, 0.8)
+    context = [ref for ref in study.reference if ref.get("value") is None and ref["row"] == "PacGAN4"]
+    assert context and all(ref["note"] == "not compared at the medium budget" for ref in context)
+    assert "Packing" in sweep.benchmark["notes"]["medium"]

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from ganbench.cli.main import main
@@ -269,3 +270,27 @@ def test_a_deterministic_sweep_picks_the_same_whatever_order_trials_end_in(ray_l
     first, second = picks("ordered-a"), picks("ordered-b")
     assert len(first[0]) == 6 and len(first[2]) == 2
     assert first == second
+
+
+def test_a_study_without_search_runs_only_the_final_seeds(ray_local, ganbench_home, tmp_path, capsys):
+    """num_samples 0 (picks fixed by the file): no search trial, each value's fixed config over its seeds, a report."""
+    from ganbench.report.build import build_report
+
+    tree = yaml.safe_load((SWEEPS / "tiny.yaml").read_text())
+    tree.update(num_samples=0, nuisance={}, seeds=2)
+    tree["fixed"]["optim.lr_g"] = 2e-3
+    path = tmp_path / "fixed.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    assert main(["sweep", str(path), "--name", "fixed", "--plan"]) == 0
+    assert "no search (num_samples 0" in capsys.readouterr().out
+    assert main(["sweep", str(path), "--name", "fixed"]) == 0
+    out = capsys.readouterr().out
+    assert "(no search)" in out and "(n=2)" in out
+    runs = [r for r in runs_of("ganbench/fixed") if r.data.tags.get("stage")]
+    assert sorted((r.data.tags["stage"], r.data.tags["value"]) for r in runs) == \
+        [("final", "hinge")] * 2 + [("final", "non_saturating")] * 2
+    assert {r.data.params["optim.lr_g"] for r in runs} == {"0.002"}
+    assert main(["sweep", str(path), "--name", "fixed", "--resume"]) == 0  # finished: nothing reruns
+    assert len([r for r in runs_of("ganbench/fixed") if r.data.tags.get("stage")]) == 4
+    report = (build_report("fixed", default_tracking_uri(), tmp_path / "report").folder / "README.md").read_text()
+    assert "no search (each value's config is fixed by the file), 2 seeds × 30 steps" in report

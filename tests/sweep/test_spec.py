@@ -44,7 +44,9 @@ def test_cross_product_of_scientific_keys(tmp_path):
     ({"metrc": "x"}, "metrc: unknown sweep key; did you mean 'metric'?"),
     ({"mode": "lowest"}, "mode: invalid value 'lowest'; available: max, min"),
     ({"metric": "fid"}, "metric: 'fid' is not reported for non_saturating"),
-    ({"num_samples": 0}, "num_samples: expected an integer >= 1, got 0"),
+    ({"num_samples": -1}, "num_samples: expected an integer >= 0, got -1"),
+    ({"num_samples": 0}, "num_samples: 0 runs no search, but non_saturating has tuned parameters (optim.lr_g)"),
+    ({"num_samples": 0, "nuisance": {}, "seeds": 0}, "seeds: 0 with num_samples 0 leaves nothing to run"),
     ({"fixed": {"train.stesp": 3}}, "fixed.train.stesp: unknown config key; did you mean 'train.steps'?"),
     ({"scientific": {"loss.name": ["hinge", "hnge"]}}, "loss.name: unknown loss 'hnge'"),
     ({"nuisance": {"optim.lr_g": {"logunif": [1, 2]}}}, "nuisance.optim.lr_g: unknown distribution 'logunif'"),
@@ -109,7 +111,7 @@ def test_benchmark_budgets_override_study_keys(tmp_path):
     assert (small.fixed["train.steps"], small.seeds, small.num_samples) == (40, 10, 3)
     assert (paper.fixed["train.steps"], paper.seeds, paper.num_samples) == (400000, 50, 2)
     assert small.fixed["data.size"] == paper.fixed["data.size"] == 2000  # other fixed keys stay
-    with pytest.raises(ConfigError, match=r"benchmark.budgets.huge: unknown budget; available: paper, small"):
+    with pytest.raises(ConfigError, match=r"benchmark.budgets.huge: unknown budget; available: medium, paper, small"):
         load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"huge": {}}}}))
     with pytest.raises(ConfigError, match=r"benchmark.budgets.small.seed: unknown sweep key; did you mean 'seeds'"):
         load_sweep(write(tmp_path, {**BASE, "benchmark": {"budgets": {"small": {"seed": 3}}}}))
@@ -223,3 +225,15 @@ def test_command_line_overrides_set_fixed_keys_in_every_study(tmp_path):
         load_sweep(path, overrides=["train.step=20"])
     with pytest.raises(ConfigError, match="--set: expected key=value"):
         load_sweep(path, overrides=["=20"])
+
+
+def test_a_study_without_search_reruns_each_values_fixed_config(tmp_path):
+    """A budget may skip the search (picks made elsewhere, or a paper's settings): num_samples 0, nothing tuned."""
+    benchmark = {"title": "t", "budgets": {"small": {"num_samples": 2},
+                                           "medium": {"num_samples": 0, "nuisance": {}, "seeds": 4,
+                                                      "fixed": {"optim.lr_g": 1e-4}}}}
+    path = write(tmp_path, {**BASE, "benchmark": benchmark})
+    study = load_sweep(path, "medium").studies[0]
+    assert (study.num_samples, study.seeds) == (0, 4)
+    assert all(not study.space(v) for v in study.values())
+    assert study.midpoint_config({"loss.name": "hinge"})["optim.lr_g"] == 1e-4
