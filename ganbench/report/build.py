@@ -258,6 +258,41 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     return lines
 
 
+TREND_COLUMNS = 6  # evaluation steps shown in the trend table: evenly spaced, the last one always
+
+
+def trend_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
+    """How each published metric of our compared values moved with generator steps: the mean over the final
+    seeds at evenly spaced evaluations. It says whether a number that misses at this budget was still
+    improving (a budget effect) or had stopped (a protocol or method gap)."""
+    finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"
+              and t["outcome"] == Outcome.COMPLETED.value]
+    pairs = list(dict.fromkeys((str(ref["value"]), ref["metric"]) for ref in study.get("reference") or []
+                               if ref.get("value") is not None))
+    table: dict[tuple[str, str], dict[int, list[float]]] = {}
+    for label, metric in pairs:
+        for trial in (t for t in finals if t["value"] == label):
+            for step, value in curve(record, trial["run_id"], metric):
+                table.setdefault((label, metric), {}).setdefault(step, []).append(value)
+    if not table:
+        return []
+    steps = sorted({step for by_step in table.values() for step in by_step})
+    columns = min(TREND_COLUMNS, len(steps))
+    picked = sorted({steps[round(i * (len(steps) - 1) / max(columns - 1, 1))] for i in range(columns)})
+    names = value_names(study)
+    sample = finals[0]["params"]
+    lines = [f"Mean over the final seeds at each evaluation during training (the `{sample.get('eval.split', '?')}` "
+             f"split, {sample.get('eval.n_samples', '?')} generated samples; the table above scores the final "
+             "generator afresh), so a number that misses can be read as still rising or settled.", "",
+             f"| our value | metric | {' | '.join(f'step {s:,}' for s in picked)} |",
+             "|---|---|" + "---|" * len(picked)]
+    for (label, metric), by_step in table.items():
+        cells = [f"{fmt(statistics.mean(by_step[s]), 3)} (n={len(by_step[s])})" if by_step.get(s) else "–"
+                 for s in picked]
+        lines.append(f"| {names.get(label, label)} | {metric} | {' | '.join(cells)} |")
+    return lines
+
+
 def leaderboard_table(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
     judged = "best checkpoint" if study.get("rank_on") == "best" else "last evaluation"
     names = value_names(study)
@@ -286,6 +321,9 @@ def study_section(record: SweepRecord, study: dict[str, Any], rows: list[dict[st
         lines += [f"### Does any value beat `{baseline}`?", "", *baseline_lines(rows, study), ""]
     if study.get("reference"):
         lines += ["### Against published numbers", "", *reference_lines(record, study), ""]
+        trend = trend_lines(record, study)
+        if trend:
+            lines += ["### Our published metrics against generator steps", "", *trend, ""]
     lines += plots(record, study, rows, out, figures)
     return lines
 
@@ -327,18 +365,21 @@ def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
     trials = [t for t in record.trials if t["study"] == name]
     search = [t for t in trials if t["stage"] == "search"]
     paths = {kind: out / f"{name}_{kind}.png" for kind in ("best_so_far", "final", "params", "curves", "samples")}
-    series = {names.get(v, v): points for v, points in search_series(record, study, rows).items()}
-    caption = report_plots.best_so_far(series, metric, study["mode"], study["sampler"] == "random",
-                                       paths["best_so_far"])
+    if not search:  # no search stage (num_samples 0): nothing to plot against trials or parameters
+        paths.pop("best_so_far"), paths.pop("params")
+    else:
+        series = {names.get(v, v): points for v, points in search_series(record, study, rows).items()}
+        caption = report_plots.best_so_far(series, metric, study["mode"], study["sampler"] == "random",
+                                           paths["best_so_far"])
+        tuned = sorted({k for k in study["nuisance"]} | {k for p in study["per_value"].values() for k in p})
+        # Each value's points only on the parameters it tuned: its per-value ones (the clip for wgan) plus the shared.
+        own = {r["value"]: set(study["nuisance"]) | set(study["per_value"].get(r["value"], {})) for r in rows}
+        points = {names.get(r["value"], r["value"]): [
+            ({k: _param_value(t["params"][k]) for k in own[r["value"]] if k in t["params"]}, m)
+            for t in search if t["value"] == r["value"] and (m := trial_value(t, study)) is not None] for r in rows}
+        report_plots.metric_vs_params(points, tuned, metric, paths["params"])
     report_plots.final_distribution({names.get(r["value"], r["value"]): r["finals"] for r in rows}, metric,
                                     paths["final"])
-    tuned = sorted({k for k in study["nuisance"]} | {k for p in study["per_value"].values() for k in p})
-    # Each value's points only on the parameters it tuned: its per-value ones (the clip for wgan) plus the shared.
-    own = {r["value"]: set(study["nuisance"]) | set(study["per_value"].get(r["value"], {})) for r in rows}
-    points = {names.get(r["value"], r["value"]): [
-        ({k: _param_value(t["params"][k]) for k in own[r["value"]] if k in t["params"]}, m)
-        for t in search if t["value"] == r["value"] and (m := trial_value(t, study)) is not None] for r in rows}
-    report_plots.metric_vs_params(points, tuned, metric, paths["params"])
     curves = {names.get(r["value"], r["value"]): [
         curve(record, t["run_id"], metric) for t in trials if t["value"] == r["value"] and t["stage"] == "final"
         and trial_value(t, study) is not None] for r in rows}
@@ -353,9 +394,10 @@ def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
                 images[names.get(value, value)] = image
         report_plots.sample_grids(images, paths["samples"], what="median final seed")
     figures += list(paths.values())
-    return ["### Plots", "", f"![best so far]({paths['best_so_far'].name})", "", caption, "",
-            f"![final distribution]({paths['final'].name})", "", f"![metric vs parameters]({paths['params'].name})",
-            "", f"![training curves]({paths['curves'].name})", "", curves_caption, "",
+    searched = [f"![best so far]({paths['best_so_far'].name})", "", caption, ""] if search else []
+    by_params = [f"![metric vs parameters]({paths['params'].name})", ""] if search else []
+    return ["### Plots", "", *searched, f"![final distribution]({paths['final'].name})", "", *by_params,
+            f"![training curves]({paths['curves'].name})", "", curves_caption, "",
             f"![samples]({paths['samples'].name})", ""]
 
 

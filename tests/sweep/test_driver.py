@@ -294,3 +294,7 @@ def test_a_study_without_search_runs_only_the_final_seeds(ray_local, ganbench_ho
     assert len([r for r in runs_of("ganbench/fixed") if r.data.tags.get("stage")]) == 4
     report = (build_report("fixed", default_tracking_uri(), tmp_path / "report").folder / "README.md").read_text()
     assert "no search (each value's config is fixed by the file), 2 seeds × 30 steps" in report
+    assert "best so far" not in report and "metric vs parameters" not in report  # nothing searched, nothing plotted
+    trend = report.split("### Our published metrics against generator steps")[1].split("###")[0]
+    assert "| step 10 | step 20 | step 30 |" in trend and "| hinge | reverse_kl | " in trend
+    assert "(n=2)" in trend
