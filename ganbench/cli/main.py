@@ -180,8 +180,12 @@ def _add_report(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "report", help="build a sweep's leaderboard (markdown, HTML, plots, CSV) from MLflow",
         description="Read a sweep's runs from MLflow (nothing else) and write README.md (a leaderboard with its "
-                    "protocol header, bootstrap CIs and comparisons with the best row), index.html, PNG plots and "
-                    "results.csv.")
+                    "protocol header, 95% t-intervals, Welch comparisons with the best row and the baseline, Holm-"
+                    "adjusted; published numbers beside ours with a verdict and every protocol difference), "
+                    "index.html, PNG plots and results.csv; and log them to the sweep's parent MLflow run.",
+        epilog="examples:\n  ganbench report quickstart\n"
+               "  ganbench report ring8_pacgan-medium --tracking-uri sqlite:////abs/path/mlflow.db --out reports/x",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweep", help="the sweep's name (its --name, default the sweep file's stem)")
     parser.add_argument("--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else ganbench's sqlite)")
     parser.add_argument("--out", help="output folder (default: reports/<sweep>)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import csv
 import math
+import re
 import statistics
 import tempfile
 from dataclasses import dataclass
@@ -101,18 +102,22 @@ def portable_command(command: str) -> str:
     """The command a sweep was started with, without the machine's own paths: a file under the working folder
     or under search_spaces/ relative, any other absolute path by its name only."""
     cwd = Path.cwd()
-    words = []
-    for word in command.split():
-        if word.startswith("/"):
-            path = Path(word)
-            if path.is_relative_to(cwd):
-                word = str(path.relative_to(cwd))
-            elif "search_spaces" in path.parts:
-                word = str(Path(*path.parts[path.parts.index("search_spaces"):]))
-            else:
-                word = f"<{path.name}>"
-        words.append(word)
-    return " ".join(words)
+
+    def portable(path: Path) -> str:
+        if path.is_relative_to(cwd):
+            return str(path.relative_to(cwd))
+        if "search_spaces" in path.parts:
+            return str(Path(*path.parts[path.parts.index("search_spaces"):]))
+        return f"<{path.name}>"
+
+    def rewrite(word: str) -> str:
+        if word.startswith("-") and "=" in word:  # an option's value: --out=/x
+            option, value = word.split("=", 1)
+            return f"{option}={rewrite(value)}"
+        match = re.match(r"^([A-Za-z][\w+.-]*:/*?)?(/(?:[^/].*)?)$", word)  # a path, or a URI's: sqlite:////x
+        return (match.group(1) or "") + portable(Path(match.group(2))) if match else word
+
+    return " ".join(rewrite(word) for word in command.split())
 
 
 def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:

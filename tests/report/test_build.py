@@ -112,6 +112,9 @@ def test_protocol_and_command_read_as_prose_without_machine_paths(tmp_path, monk
     command = portable_command(f"ganbench sweep {tmp_path}/sweeps/a.yaml --storage /mnt/nfs/x "
                                "--name b /opt/repo/search_spaces/benchmarks/ring8_pacgan.yaml")
     assert command == "ganbench sweep sweeps/a.yaml --storage <x> --name b search_spaces/benchmarks/ring8_pacgan.yaml"
+    uris = portable_command(f"ganbench reproduce r --tracking-uri sqlite:///{tmp_path}/runs/mlflow.db "
+                            "--storage=file:///srv/ray --out=/srv/out/r-medium")
+    assert uris == "ganbench reproduce r --tracking-uri sqlite:///runs/mlflow.db --storage=file://<ray> --out=<r-medium>"
 
 
 def test_protocol_header_holds_the_real_values(ci_report):
