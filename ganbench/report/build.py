@@ -389,15 +389,19 @@ def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
         curve(record, t["run_id"], metric) for t in trials if t["value"] == r["value"] and t["stage"] == "final"
         and trial_value(t, study) is not None] for r in rows}
     curves_caption = report_plots.training_curves(curves, metric, paths["curves"])
+    medians = median_final_runs(record, study, rows)
+    # eval.select "" (PacGAN's protocol): no checkpoint was chosen, the last generator stands and drew the grid.
+    selected = any(t["params"].get("eval.select") for t in medians.values())
     with tempfile.TemporaryDirectory() as folder:
         images = {}
-        for value, t in median_final_runs(record, study, rows).items():
+        for value, t in medians.items():
             target = Path(folder) / value
             target.mkdir()
             image = best_sample_image(record, t["run_id"], target)
             if image is not None:
                 images[names.get(value, value)] = image
-        report_plots.sample_grids(images, paths["samples"], what="median final seed")
+        report_plots.sample_grids(images, paths["samples"], what="median final seed",
+                                  weights="its best checkpoint" if selected else "its final generator")
     figures += list(paths.values())
     searched = [f"![best so far]({paths['best_so_far'].name})", "", caption, ""] if search else []
     by_params = [f"![metric vs parameters]({paths['params'].name})", ""] if search else []

@@ -446,9 +446,11 @@ def without_baked_title(image: np.ndarray) -> np.ndarray:
     return image[start + height + 1:]  # right under the text: a 2-D plot's top tick label reaches into the gap
 
 
-def sample_grids(images: dict[str, Path], path: Path, what: str = "median final seed") -> None:
+def sample_grids(images: dict[str, Path], path: Path, what: str = "median final seed",
+                 weights: str = "its best checkpoint") -> None:
     """Each value's sample image, at most four to a row, under one title per panel: the value, wrapped (the
-    title the trial drew into the image is cropped off, see ``without_baked_title``)."""
+    title the trial drew into the image is cropped off, see ``without_baked_title``). ``weights`` says which
+    generator drew them ("its final generator" where nothing selected a checkpoint)."""
     count = max(1, len(images))
     columns = min(MAX_SAMPLE_COLUMNS, count)
     rows = math.ceil(count / columns)
@@ -462,5 +464,5 @@ def sample_grids(images: dict[str, Path], path: Path, what: str = "median final 
     if not images:
         axes[0][0].text(0.5, 0.5, "no run logged a sample grid", ha="center", va="center")
     whose = what if "value" in what else f"each value's {what}"  # "median final seed" or a whole phrase
-    fig.suptitle(fit(f"Samples from {whose} (its best checkpoint)", width, 12), fontsize=12)
+    fig.suptitle(fit(f"Samples from {whose} ({weights})", width, 12), fontsize=12)
     save(fig, path)

@@ -209,5 +209,6 @@ def test_sample_panels_have_one_title_each(figures, tmp_path):
     assert panel.get_title() == plots.fit(LONG[2], 3.0, 9)
     assert panel.get_images()[0].get_array().shape[0] == cropped.shape[0]
     assert " ".join(figures[0]._suptitle.get_text().split()).startswith("Samples from each value's median final seed")
-    plots.sample_grids({}, tmp_path / "none.png", what="each value's best final seed")
-    assert " ".join(figures[1]._suptitle.get_text().split()).startswith("Samples from each value's best final seed")
+    plots.sample_grids({}, tmp_path / "none.png", what="each value's best final seed", weights="its final generator")
+    title = " ".join(figures[1]._suptitle.get_text().split())
+    assert title == "Samples from each value's best final seed (its final generator)"
