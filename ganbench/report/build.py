@@ -424,11 +424,10 @@ def write_csv(record: SweepRecord, path: Path) -> None:
 
 def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
     budget = benchmark.get("budget", "?")
-    stated = {"small": "this machine's budget, far below the published one: every protocol difference is listed "
-                       "beside the reference numbers, and a verdict is about this budget, not the paper's",
-              "medium": "a background run at a fraction of the published steps: every protocol difference is listed "
-                        "beside the reference numbers, and a verdict is about this budget, not the paper's",
-              }.get(budget, "the published budget")
+    below = {"small": "this machine's budget, far below the published one",
+             "medium": "a background run at a fraction of the published steps"}.get(budget)
+    stated = (f"{below}: every protocol difference is listed beside the reference numbers, and a verdict is about "
+              "this budget, not the paper's") if below else "the published budget"
     lines = [f"Benchmark **{benchmark.get('title', benchmark.get('name', '?'))}** (`ganbench reproduce "
              f"{benchmark.get('name', '?')} --budget {budget}`), **{budget} budget**: {stated}.", ""]
     note = (benchmark.get("notes") or {}).get(budget)

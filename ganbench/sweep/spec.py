@@ -221,7 +221,9 @@ def _config_keys(tree: Any, where: str) -> dict[str, Any]:
     return flat
 
 
-def parse_study(tree: dict[str, Any], where: str = "") -> Study:
+def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") -> Study:
+    """One study. ``narrowed_by`` names a budget that replaced ``scientific`` with fewer values: the file's published
+    rows of the values it leaves out are then shown as context (no verdict), not refused as unknown values."""
     for key in tree:
         if key not in STUDY_KEYS:
             raise ConfigError(f"{where}{key}", f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
@@ -304,6 +306,11 @@ def parse_study(tree: dict[str, Any], where: str = "") -> Study:
     study = Study(**{**study.__dict__, "per_value": per_value})
     _check_stages(study, where)
     study = Study(**{**study.__dict__, "shared": _check_configs(study, where)})
+    if narrowed_by:
+        study = Study(**{**study.__dict__, "reference": [
+            {**ref, "value": None, "note": f"not compared at the {narrowed_by} budget"}
+            if isinstance(ref, dict) and ref.get("value") is not None and str(ref["value"]) not in labels else ref
+            for ref in study.reference]})
     check_references(study, labels, where)
     return study
 
@@ -357,18 +364,21 @@ def load_sweep(path: str | Path, budget: str | None = None, overrides: tuple[str
     path = shipped_file(path)
     tree = read_yaml(path)
     benchmark = tree.pop("benchmark", None)
+    narrowed_by = ""
     if benchmark is not None:
         tree, budget = _apply_budget(tree, benchmark, budget)
+        override = (benchmark.get("budgets") or {}).get(budget) or {}
+        narrowed_by = budget if "scientific" in override and "reference" not in override else ""
     elif budget:
         raise ConfigError("--budget", f"{path.name} is a sweep file, not a benchmark (no `benchmark:` block)")
     tree = _apply_overrides(tree, overrides)
     if "studies" in tree:
         if set(tree) - {"studies"} or not isinstance(tree["studies"], list) or not tree["studies"]:
             raise ConfigError("studies", "expected a non-empty list of studies and nothing beside it")
-        studies = [parse_study(t, f"studies[{i}].") if isinstance(t, dict) else _not_mapping(i)
+        studies = [parse_study(t, f"studies[{i}].", narrowed_by) if isinstance(t, dict) else _not_mapping(i)
                    for i, t in enumerate(tree["studies"])]
     else:
-        studies = [parse_study(tree)]
+        studies = [parse_study(tree, narrowed_by=narrowed_by)]
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise ConfigError("study", f"study names must be unique, got {names}")
@@ -395,17 +405,6 @@ def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str
     if "studies" in tree and isinstance(tree["studies"], list):
         return {**tree, "studies": [merged(s) for s in tree["studies"]]}
     return merged(tree)
-
-
-def _raw_labels(raw_scientific: Any) -> set[str]:
-    """The value labels a ``scientific`` block gives, before validation (which reports its errors itself)."""
-    if isinstance(raw_scientific, list):
-        return {",".join(str(v) for v in flatten(dict(variant)).values())
-                for variant in raw_scientific if isinstance(variant, dict)}
-    if isinstance(raw_scientific, dict):
-        lists = [v if isinstance(v, list) else [v] for v in flatten(raw_scientific).values()]
-        return {",".join(str(v) for v in combo) for combo in itertools.product(*lists)}
-    return set()
 
 
 def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> tuple[dict[str, Any], str]:
@@ -443,13 +442,6 @@ def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> t
                 out[key] = {**base, **(flatten(value) if key == "fixed" else value)}
             else:
                 out[key] = value
-        if "scientific" in override and "reference" not in override:
-            # A budget that compares fewer values keeps the file's published rows: those of values it leaves out
-            # are shown as context (no verdict), not refused as unknown values.
-            kept = _raw_labels(override["scientific"])
-            out["reference"] = [{**ref, "value": None, "note": f"not compared at the {budget} budget"}
-                                if isinstance(ref, dict) and ref.get("value") is not None
-                                and str(ref["value"]) not in kept else ref for ref in out.get("reference") or []]
         return out
 
     if "studies" in tree and isinstance(tree["studies"], list):
