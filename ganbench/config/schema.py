@@ -43,6 +43,17 @@ class ModelConfig:
     d_norm: str = _opt("none", "normalisation in D", choices=("none", "batch", "layer"))
     d_spectral_norm: bool = _opt(False, "spectral normalisation on every D layer")
     pack: int = _opt(1, "PacGAN packing: D sees this many samples concatenated", min=1)
+    pack_mode: str = _opt("within_batch", "how packs are filled: within_batch cuts train.batch_size samples into "
+                          "batch_size / pack packed inputs (D makes fewer decisions as pack grows); pacgan, as PacGAN's "
+                          "code, gives D batch_size packed inputs, so G (run once per pack slot, each on batch_size "
+                          "noise vectors) and the data supply batch_size x pack samples a step",
+                          choices=("within_batch", "pacgan"))
+    init: str = _opt("default", "weight init of G and D: default keeps PyTorch's per-layer init; normal_0.02 draws every "
+                     "Linear and Conv weight from N(0, 0.02) with zero biases (PacGAN, DCGAN)",
+                     choices=("default", "normal_0.02"))
+    bn_eps: float = _opt(1e-5, "eps of every batch norm in G and D (PyTorch 1e-5; PacGAN/Blocks 1e-4)", above=0.0)
+    bn_momentum: float = _opt(0.1, "weight of the newest batch in every batch norm's running statistics (PyTorch 0.1; "
+                              "PacGAN's moving average keeps 0.95 of the old value: 0.05)", above=0.0, max=1.0)
     d_conditioning: str = _opt("projection", "how D uses labels when data.conditional: a projection term "
                                "(Miyato & Koyama 2018) or an auxiliary classifier head (ACGAN)",
                                choices=("projection", "classifier"))
@@ -80,6 +91,12 @@ class TrainConfig:
     disc_steps: int = _opt(1, "discriminator steps per generator step", min=1)
     threads: int = _opt(0, "torch CPU threads, 0 = torch's default (recorded in the result)", min=0)
     log_every: int = _opt(50, "steps between loss and diagnostic records", min=1)
+    update: str = _opt("alternating", "alternating: D steps on fakes drawn without G's graph, then G steps on fresh "
+                       "noise through the updated D; simultaneous (ALI, PacGAN): one forward pass on one set of fakes "
+                       "gives both gradients, G's through D's pre-step weights, then both step (needs "
+                       "train.disc_steps=1)", choices=("alternating", "simultaneous"))
+    compile: bool = _opt(False, "torch.compile G and D (CPU needs a C++ compiler; falls back to eager with a warning "
+                         "when compilation is unavailable)")
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,9 @@ class EvalConfig:
     split: str = _opt("train", "real split that evaluations during training compare against")
     final_split: str = _opt("test", "held-out real split for final (leaderboard) evaluations")
     final_n_samples: int = _opt(10000, "generated samples in a final evaluation (fresh noise)", min=1)
+    bn_reestimate_batches: int = _opt(0, "before each evaluation, reset G's batch-norm running statistics to their "
+                                      "average over this many training-size batches of G frozen (PacGAN: 50); "
+                                      "0 = off (evaluate with the running statistics)", min=0)
 
 
 @dataclass(frozen=True)

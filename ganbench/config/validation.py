@@ -52,9 +52,14 @@ def validate(config: Config) -> None:
     if PENALTIES.get(config.loss.penalty).per_sample_gradient and config.model.d_norm == "batch":
         raise ConfigError("loss.penalty", f"{config.loss.penalty} is a per-sample penalty and batch norm in D "
                                           "mixes samples; set model.d_norm to none or layer")
-    if config.train.batch_size % config.model.pack:
+    if config.train.update == "simultaneous" and config.train.disc_steps != 1:
+        raise ConfigError("train.update", f"simultaneous takes D's and G's gradients from one pass, one D step per G "
+                                          f"step; set train.disc_steps=1 (got {config.train.disc_steps}) or "
+                                          "train.update=alternating")
+    if config.model.pack_mode == "within_batch" and config.train.batch_size % config.model.pack:
         raise ConfigError("train.batch_size", f"{config.train.batch_size} is not divisible by model.pack="
-                                              f"{config.model.pack}; use a multiple of {config.model.pack}")
+                                              f"{config.model.pack}; use a multiple of {config.model.pack} or "
+                                              "model.pack_mode=pacgan")
     for name in config.eval.metrics:
         reason = METRICS.get(name).unsupported_reason(dataset, config)
         if reason:

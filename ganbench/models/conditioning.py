@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ganbench.data.spec import DataSpec
 from ganbench.models.base import MODELS
+from ganbench.models.init import apply_model_settings
 
 if TYPE_CHECKING:
     from ganbench.config import Config
@@ -25,8 +26,11 @@ def conditioning_classes(config: Config, spec: DataSpec) -> int:
 
 
 def build_models(config: Config, spec: DataSpec) -> tuple[nn.Module, nn.Module]:
-    """The (generator, discriminator) pair of ``model.name``, conditioned as the config says."""
-    return MODELS.get(config.model.name).build(config.model, spec, conditioning_classes(config, spec))
+    """The (generator, discriminator) pair of ``model.name``, conditioned, initialised and with batch norms set as
+    the config says."""
+    generator, discriminator = MODELS.get(config.model.name).build(config.model, spec,
+                                                                   conditioning_classes(config, spec))
+    return apply_model_settings(generator, config.model), apply_model_settings(discriminator, config.model)
 
 
 def balanced_labels(n: int, num_classes: int) -> Tensor:

@@ -28,8 +28,11 @@ from ganbench.metrics import METRICS
 from ganbench.metrics.base import direction_of
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.models import Conditioning, build_models
-from ganbench.models.base import discriminate, judges_each_sample_alone, sample_latent
+from ganbench.models.base import judges_each_sample_alone, sample_latent
 from ganbench.training import checkpoint
+from ganbench.training.batch_norm import reestimate_batch_norm
+from ganbench.training.compile import compile_models
+from ganbench.training.steps import Players, StepInputs, alternating_step, generator_slots, simultaneous_step
 
 Report = Callable[[dict[str, float], dict[str, Any]], None]
 Progress = Callable[[int, dict[str, float]], None]
@@ -88,6 +91,23 @@ def metric_keys(config: Config) -> set[str]:
     return keys | {f"best_{key}" for key in keys}
 
 
+def samples_per_step(config: Config) -> int:
+    """Real (and fake) samples a step draws: batch_size, or batch_size x pack under PacGAN's packing, where D makes
+    batch_size decisions of pack samples each."""
+    return config.train.batch_size * (config.model.pack if config.model.pack_mode == "pacgan" else 1)
+
+
+# Re-estimation noise comes from its own stream, so that evaluations leave training's random numbers alone.
+REESTIMATE_SEED_OFFSET = 5_555_555
+
+
+def frozen_latent(config: Config, samples: int, step: int, conditioning: Conditioning,
+                  device: torch.device) -> Callable[[], tuple[Tensor, Tensor | None]]:
+    """Batches of ``samples`` noise vectors (and balanced labels) for re-estimating batch norms at ``step``."""
+    noise = torch.Generator().manual_seed(config.seed + REESTIMATE_SEED_OFFSET + step)
+    return lambda: (sample_latent(samples, config.model, device, noise), conditioning.evaluation(samples))
+
+
 def grad_norm(module: nn.Module) -> float:
     norms = [p.grad.detach().norm() for p in module.parameters() if p.grad is not None]
     return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
@@ -127,7 +147,7 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     ema = GeneratorEMA(generator, config.optim.ema) if config.optim.ema > 0 else None
     real_samples, real_labels = parts.dataset.load("train")
     conditioning = Conditioning.of(config, parts.spec, device)
-    batches = ShuffledBatches(real_samples, real_labels, config.train.batch_size, config.seed, device)
+    batches = ShuffledBatches(real_samples, real_labels, samples_per_step(config), config.seed, device)
     evaluator = Evaluator(parts.dataset, config, device, real_sides)
     select = config.eval.select if config.eval.select in evaluator.keys else ""  # unavailable: nothing selects
     minimise = bool(select) and direction_of(select, config.eval.metrics) == "min"
@@ -156,43 +176,36 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
                 "best": best, "best_step": best_step, "best_generator": best_generator, "threads": threads}
 
     window, final, diverged = LossWindow(), {}, False
-    batch_size, disc_steps, weight = config.train.batch_size, config.train.disc_steps, config.loss.penalty_weight
+    compiled = config.train.compile and compile_models(device, generator, discriminator)
+    # PacGAN packing: D makes batch_size decisions, so G and the data supply batch_size x pack samples a step.
+    samples = samples_per_step(config)
+    players = Players(generator, discriminator, loss, parts.penalty, parts.constraint, optimizer_g, optimizer_d,
+                      config.loss.penalty_weight, generator_slots(generator, config.model.pack, config.model.pack_mode),
+                      judges_each_sample_alone(discriminator))
+
+    def real_batch() -> tuple[Tensor, Tensor | None]:
+        real, labels = batches.next()
+        return real, conditioning.real(labels)
+
+    def latent() -> tuple[Tensor, Tensor | None]:
+        labels = conditioning.sample(samples)  # labels first: the order the random streams were always drawn in
+        return sample_latent(samples, config.model, device), labels
+
+    inputs = StepInputs(real_batch, latent)
     generator.train()
     discriminator.train()
-    together = judges_each_sample_alone(discriminator)
     while step < config.train.steps:
-        for _ in range(disc_steps):
-            real, labels = batches.next()
-            real_labels_seen = conditioning.real(labels)
-            fake_labels = conditioning.sample(batch_size)
-            with torch.no_grad():
-                fake = generator(sample_latent(batch_size, config.model, device), fake_labels)
-            real_out, fake_out = discriminate(discriminator, real, fake, real_labels_seen, fake_labels, together)
-            discriminator_loss = loss.discriminator_loss(real_out, fake_out)
-            penalty = parts.penalty(discriminator, real, fake, real_labels_seen)  # interpolates take real labels
-            optimizer_d.zero_grad(set_to_none=True)
-            (discriminator_loss + weight * penalty).backward()
-            optimizer_d.step()
-            parts.constraint.apply(discriminator)
-            window.add(**loss.after_discriminator_step(real_out, fake_out))
-
-        # Freezing D keeps the generator step from computing D's weight gradients.
-        discriminator.requires_grad_(False)
-        fake_labels = conditioning.sample(batch_size)
-        fake_out = discriminator(generator(sample_latent(batch_size, config.model, device), fake_labels), fake_labels)
-        real_out_g = None
-        if loss.generator_needs_real:
-            with torch.no_grad():
-                real_out_g = discriminator(real, real_labels_seen)
-        generator_loss = loss.generator_loss(real_out_g, fake_out)
-        optimizer_g.zero_grad(set_to_none=True)
-        generator_loss.backward()
-        optimizer_g.step()
-        discriminator.requires_grad_(True)
+        if config.train.update == "simultaneous":
+            result = simultaneous_step(players, inputs)
+        else:
+            result = alternating_step(players, inputs, config.train.disc_steps)
+        for diagnostics in result.diagnostics:
+            window.add(**diagnostics)
         if ema is not None:
             ema.update(generator)
         step += 1
-        window.add(d_loss=discriminator_loss, g_loss=generator_loss, penalty=penalty)
+        window.add(d_loss=result.discriminator_loss, g_loss=result.generator_loss, penalty=result.penalty)
+        real_out, fake_out = result.real_out, result.fake_out
 
         evaluate_now = step % config.eval.every == 0 or step == config.train.steps
         if not (evaluate_now or step % config.train.log_every == 0):
@@ -212,6 +225,11 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
             progress(step, record)
         if not evaluate_now:
             continue
+        if config.eval.bn_reestimate_batches:
+            for module in (generator, ema.module if ema is not None else None):
+                if module is not None:
+                    reestimate_batch_norm(module, config.eval.bn_reestimate_batches,
+                                          frozen_latent(config, samples, step, conditioning, device), players.slots)
         scores = evaluator(generator)
         if ema is not None:
             scores.update(evaluator(ema.module, prefix=EMA_PREFIX))
@@ -227,7 +245,7 @@ def train(config: Config, report: Report | None = None, resume: dict[str, Any] |
     return {
         **{f"final_{k}": v for k, v in final.items()}, **{f"best_{k}": v for k, v in best.items()},
         "best_step": best_step, "steps": step, "diverged": diverged, "threads": threads, "device": str(device),
-        "wall_time_s": time.perf_counter() - started, "protocol": evaluator.protocol,
+        "compiled": compiled, "wall_time_s": time.perf_counter() - started, "protocol": evaluator.protocol,
         "unavailable": evaluator.unavailable,
     }
 

@@ -83,6 +83,13 @@ def test_float_spellings_and_lists():
     ("eval.select=fid", "eval.select: 'fid' is not a key of eval.metrics; available: hq_fraction, modes, reverse_kl"),
     ("model.pack=3", "train.batch_size: 100 is not divisible by model.pack=3"),
     ("device=tpu", "device: invalid value 'tpu'"),
+    ("model.init=xavier", "model.init: invalid value 'xavier'; available: default, normal_0.02"),
+    ("model.pack_mode=paper", "model.pack_mode: invalid value 'paper'"),
+    ("model.bn_eps=0", "model.bn_eps: must be > 0.0, got 0.0"),
+    ("model.bn_momentum=1.5", "model.bn_momentum: must be <= 1.0, got 1.5"),
+    ("train.update=together", "train.update: invalid value 'together'"),
+    ("train.compile=maybe", "train.compile: expected true or false"),
+    ("eval.bn_reestimate_batches=-1", "eval.bn_reestimate_batches: must be >= 0"),
     ("--set", "--set: expected key=value"),
 ])
 def test_bad_input_names_the_key(override, message):
@@ -90,6 +97,16 @@ def test_bad_input_names_the_key(override, message):
         load_config(overrides=[override])
     text = str(error.value)
     assert message in text and "\n" not in text
+
+
+def test_simultaneous_updates_need_one_discriminator_step():
+    with pytest.raises(ConfigError, match="train.update: simultaneous .* set train.disc_steps=1"):
+        load_config(overrides=["train.update=simultaneous", "train.disc_steps=2"])
+    load_config(overrides=["train.update=simultaneous", "loss.penalty=gradient_penalty"])  # a penalty is a D term
+
+
+def test_pacgan_packing_needs_no_divisible_batch():
+    load_config(overrides=["model.pack=3", "model.pack_mode=pacgan"])
 
 
 def test_penalty_with_batch_norm_in_d_is_refused():
