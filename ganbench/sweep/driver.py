@@ -31,6 +31,8 @@ from ganbench.metrics import METRICS
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.metrics.image import FidelityMetric
 from ganbench.resources import search_spaces
+from ganbench.sweep.interrupts import GUARD, Interrupted
+from ganbench.sweep.lock import SweepLock
 from ganbench.sweep.ray_cluster import init_ray, start_ray
 from ganbench.sweep.results import best_configs, format_summary, summarise
 from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep, rdb_url
@@ -160,25 +162,52 @@ def run(options: SweepOptions) -> int:
             raise ConfigError(f"{study.name}: searcher.storage", f"--storage {storage} is an object store and Optuna "
                                                                  "has none: give an RDB URL (sqlite:////shared/optuna.db "
                                                                  "or postgresql://user@host/db), or --optuna-storage")
-    state = None if options.plan else store.load()  # a plan reads no storage and starts nothing
-    if state is not None and not options.resume:
-        raise GanbenchError(f"sweep {name!r} exists ({store.where}); add --resume to continue it, "
-                            "or pick another --name")
-    if options.resume and state is None and not options.plan:
-        raise GanbenchError(f"--resume: no sweep named {name!r} under --storage {storage} ({store.where} is missing)")
-    if state is not None and options.resume and state["sha256"] != sweep.sha256:
-        raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
-                            "started; resume with the original file, or start a new --name")
-    default_optuna = state["optuna_url"] if state is not None else store.default_optuna_url()
-    address = options.address or os.environ.get("RAY_ADDRESS")
-    uri = options.tracking_uri or default_tracking_uri()
-    if options.plan:
+    if options.plan:  # a plan reads no storage and starts nothing
+        address = options.address or os.environ.get("RAY_ADDRESS")
         resources = init_ray(address, {}) if address else None  # once, not per study
         for study in sweep.studies:
             check_runnable(study, resources)
         print(plan(sweep, options.max_concurrent))
         return 0
+    _check_state(store.load(), options, sweep, store)  # refused before the lock: a wrong --resume writes nothing
+    resume = resuming_command(options, name)
+    GUARD.on_second = f"The sweep's state is as Tune last saved it: resume with `{resume}`"
+    with GUARD.installed():
+        try:
+            with SweepLock(store).held() as lock:
+                if lock.took_over is not None:
+                    print(f"sweep {name}: took over the lease of a driver that is gone ({lock.took_over.describe()})")
+                # Again under the lease: a driver that held it until a moment ago may have created or ended the sweep.
+                state = _check_state(store.load(), options, sweep, store)
+                return _run_locked(options, sweep, name, store, state, override)
+        except Interrupted as stop:
+            print(f"interrupted: resume with `{resume}`", file=sys.stderr, flush=True)
+            return stop.exit_code
 
+
+def _check_state(state: dict[str, Any] | None, options: SweepOptions, sweep: SweepFile,
+                 store: SweepState) -> dict[str, Any] | None:
+    """Refuse a new sweep over an existing one, a --resume of nothing and a --resume with another file."""
+    name = store.name
+    if state is not None and not options.resume:
+        raise GanbenchError(f"sweep {name!r} exists ({store.where}); add --resume to continue it, "
+                            "or pick another --name")
+    if options.resume and state is None:
+        raise GanbenchError(f"--resume: no sweep named {name!r} under --storage {store.storage} "
+                            f"({store.where} is missing)")
+    if state is not None and state["sha256"] != sweep.sha256:
+        raise GanbenchError(f"--resume: {options.file} (or the ganbench version) changed since sweep {name!r} "
+                            "started; resume with the original file, or start a new --name")
+    return state
+
+
+def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: SweepState, state: dict[str, Any] | None,
+                override: str | None) -> int:
+    """The sweep, under its lease: Ray, MLflow, then each study's stages."""
+    storage = store.storage
+    default_optuna = state["optuna_url"] if state is not None else store.default_optuna_url()
+    address = options.address or os.environ.get("RAY_ADDRESS")
+    uri = options.tracking_uri or default_tracking_uri()
     # Ray starts on a thread while this one imports the sweep stack and opens the MLflow store (no
     # experiment or run yet, so a refused cluster below leaves nothing behind): ~3 s less before the first trial.
     ray_started = start_ray(address, {k: os.environ[k] for k in ENV_KEYS if k in os.environ})
@@ -190,6 +219,7 @@ def run(options: SweepOptions) -> int:
         futures.wait([ray_started], timeout=60)
         raise
     resources = ray_started.result()
+    GUARD.install()  # Ray's core replaced the SIGTERM handler with one that dumps a native stack and aborts
     for study in sweep.studies:
         check_runnable(study, resources)
     if address and (uri.startswith("sqlite:") or "://" not in storage):
@@ -198,19 +228,42 @@ def run(options: SweepOptions) -> int:
     tracker.ensure_experiment()
     command = reproducing_command(options, sweep, name)
     parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
-    if state is None:
-        state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
-                 "studies": {}, "started": time.time(), "optuna_url": default_optuna}
-        _describe_parent(tracker, parent, sweep, command)
-        store.save(state)
-    print(f"sweep {name}: MLflow {uri}; Ray storage {storage}\n  browse: {ui_command(uri, tracker.experiment_id)}")
-    summaries = []
-    for study in sweep.studies:
-        optuna_url = override or study.optuna_storage or state["optuna_url"]
-        summaries.append(_run_study(study, name, state, store, tracker, parent, optuna_url, options, resources))
+    try:
+        if state is None:
+            state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
+                     "studies": {}, "started": time.time(), "optuna_url": default_optuna}
+            _describe_parent(tracker, parent, sweep, command)
+            store.save(state)
+        print(f"sweep {name}: MLflow {uri}; Ray storage {storage}\n  browse: {ui_command(uri, tracker.experiment_id)}")
+        summaries = []
+        for study in sweep.studies:
+            optuna_url = override or study.optuna_storage or state["optuna_url"]
+            summaries.append(_run_study(study, name, state, store, tracker, parent, optuna_url, options, resources))
+    except Interrupted:
+        # Paused, not ended: the trials' runs and the sweep's run say so, and --resume reopens them.
+        TrialRuns(tracker, name, parent).pause_open()
+        tracker.finish(parent, "KILLED")
+        raise
+    except BaseException:
+        tracker.finish(parent, "FAILED")  # never left RUNNING by a crash; --resume reopens it
+        raise
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
     return 0
+
+
+def resuming_command(options: SweepOptions, name: str) -> str:
+    """The command that resumes this sweep: the one typed, with --resume (``reproduce`` resumes by itself)."""
+    if sys.argv[1:2] == ["reproduce"]:
+        return " ".join(shlex.quote(a) for a in ["ganbench", *sys.argv[1:]])
+    if sys.argv[1:2] == ["sweep"]:
+        args = sys.argv[2:]
+        return " ".join(shlex.quote(a) for a in ["ganbench", "sweep", *args, *([] if "--resume" in args else ["--resume"])])
+    flags = {"--name": name, "--storage": options.storage, "--tracking-uri": options.tracking_uri,
+             "--address": options.address, "--budget": options.budget, "--optuna-storage": options.optuna_storage,
+             "--max-concurrent": options.max_concurrent}
+    return " ".join(["ganbench", "sweep", shlex.quote(options.file), *(shlex.quote(o) for o in options.overrides),
+                     *(f"{flag} {shlex.quote(str(value))}" for flag, value in flags.items() if value), "--resume"])
 
 
 def reproducing_command(options: SweepOptions, sweep: SweepFile, name: str) -> str:

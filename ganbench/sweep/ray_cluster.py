@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 import socket
-import sys
 import threading
 from concurrent.futures import Future
 
@@ -86,13 +85,16 @@ def start_ray(address: str | None, env: dict[str, str]) -> Future[dict[str, floa
     """``init_ray`` on a background thread; ``.result()`` gives the resources or raises Ray's error."""
     import ray  # noqa: F401 - imported here, not on the thread: two threads importing Ray at once can deadlock
 
-    # ray.init sets its SIGTERM handler only on the main thread (and warns otherwise); set the same one here.
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+    # ray.init sets its SIGTERM handler only on the main thread (and warns otherwise); the driver answers SIGTERM
+    # itself (ganbench.sweep.interrupts).
     logging.getLogger("ray._private.worker").addFilter(lambda record: "SIGTERM handler" not in record.getMessage())
     started: Future[dict[str, float]] = Future()
 
     def run() -> None:
+        # Ray's local processes (GCS, raylet, agents) are started from this thread and inherit its signal mask:
+        # with SIGINT and SIGTERM blocked they outlive a Ctrl-C sent to the terminal's process group, so the
+        # driver can pause the sweep cleanly (Tune saves its state through them). They still end with the driver.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             started.set_result(init_ray(address, env))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future

@@ -62,7 +62,7 @@ def find_orphans(runs: TrialRuns, study: str, stage: str, known: set[str], exper
         trial_id, outcome = tags.get(TRIAL_TAG, ""), Outcome.of(tags.get(OUTCOME_TAG))
         if trial_id in known or outcome is Outcome.LOST:
             continue
-        finished = outcome is not Outcome.RUNNING
+        finished = outcome is None or not outcome.open  # an interrupted run continues like a running one
         seed = tags.get("seed")
         orphans.append(Orphan(trial_id=trial_id, run_id=run.info.run_id, value=tags["value"],
                               seed=int(seed) if seed is not None else None, finished=finished,

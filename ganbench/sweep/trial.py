@@ -30,6 +30,8 @@ SAMPLE_POINTS = 1000
 ARTIFACT_KEYS = ("format", "ganbench_version", "config", "step", "generator", "best", "best_step", "best_generator",
                  "ema_generator", "threads")
 FINAL_PREFIX = "final_eval_"  # the final evaluation's keys in MLflow, beside the run's own final_* summary
+UNREADABLE_TAG = "ganbench.unreadable_checkpoints"  # checkpoints a resumed attempt could not read
+FALLBACK_TAG = "ganbench.resumed_from"              # what it continued from instead
 
 
 class TrialLogger:
@@ -62,6 +64,10 @@ class TrialLogger:
             if placement:
                 self.tracker.set_tags(self.run_id, placement)
             return self.runs.record_attempt(self.run_id, trial_dir) if trial_dir else []
+
+    def note_unreadable_checkpoints(self, unreadable: list[str], fallback: str) -> None:
+        """Tag the run with the checkpoints that could not be read and what the trial continued from."""
+        self.tracker.set_tags(self.run_id, {UNREADABLE_TAG: "; ".join(unreadable)[:4000], FALLBACK_TAG: fallback})
 
     def recorded_metrics(self) -> dict[str, float]:
         """The last values a closed run logged (Tune replays such a trial after a killed driver resumes)."""

@@ -30,6 +30,12 @@ class Outcome(str, Enum):
     DIVERGED = "diverged"            # a non-finite loss; reported at the metric's finite worst value
     FAILED = "failed"                # a config or code error; has a failure_reason
     LOST = "lost"                    # its driver died and the resumed sweep replaced it; has a failure_reason
+    INTERRUPTED = "interrupted"      # paused by Ctrl-C or SIGTERM; `--resume` reopens it and continues it
+
+    @property
+    def open(self) -> bool:
+        """Whether the trial may still train: running, or paused until the sweep is resumed."""
+        return self in (Outcome.RUNNING, Outcome.INTERRUPTED)
 
     @property
     def delivered(self) -> bool:
@@ -38,7 +44,8 @@ class Outcome(str, Enum):
 
     @property
     def mlflow_status(self) -> str:
-        return {Outcome.RUNNING: "RUNNING", Outcome.FAILED: "FAILED", Outcome.LOST: "KILLED"}.get(self, "FINISHED")
+        return {Outcome.RUNNING: "RUNNING", Outcome.FAILED: "FAILED", Outcome.LOST: "KILLED",
+                Outcome.INTERRUPTED: "KILLED"}.get(self, "FINISHED")
 
     @classmethod
     def of(cls, tag: str | None) -> Outcome | None:
@@ -67,9 +74,12 @@ class TrialRuns:
 
     def open(self, trial_id: str, meta: Mapping[str, Any], seed: int | None = None) -> tuple[str, int]:
         """(run id, last logged step) of the trial's run, creating it on first sight. A run that was left
-        RUNNING is reopened; a closed run stays closed, since the trial's outcome is already recorded."""
+        RUNNING, or paused as interrupted, is reopened; a closed run stays closed, since the trial's outcome is
+        already recorded."""
         run_id = self.find(trial_id)
         if run_id is not None:
+            if self.outcome(run_id) is Outcome.INTERRUPTED:
+                self.tracker.set_tags(run_id, {OUTCOME_TAG: Outcome.RUNNING.value})
             if not self.closed(run_id):
                 self.tracker.client.update_run(run_id, status="RUNNING")
             return run_id, self.tracker.last_step(run_id)
@@ -86,8 +96,9 @@ class TrialRuns:
         return Outcome.of(self.tracker.client.get_run(run_id).data.tags.get(OUTCOME_TAG, Outcome.RUNNING.value))
 
     def closed(self, run_id: str) -> bool:
-        """Whether the run's outcome was recorded (anything but running)."""
-        return self.outcome(run_id) is not Outcome.RUNNING
+        """Whether the run's outcome was recorded (anything but running or interrupted)."""
+        outcome = self.outcome(run_id)
+        return outcome is None or not outcome.open
 
     def of_stage(self, study: str, stage: str, outcome: Outcome | None = None) -> list[Any]:
         """The runs of one study's stage (with ``outcome`` only, if given)."""
@@ -114,10 +125,20 @@ class TrialRuns:
         """Close as LOST, with ``reason``, every run of this study's stage still open; returns their trial ids.
         Called when Tune has ended every trial it knows, as a backstop: the searchers continue or close the
         runs a killed driver left open (``ganbench.sweep.recovery``), so none should be left."""
-        lost = self.of_stage(study, stage, Outcome.RUNNING)
+        lost = self.of_stage(study, stage, Outcome.RUNNING) + self.of_stage(study, stage, Outcome.INTERRUPTED)
         for run in lost:
             self.close(run.info.run_id, Outcome.LOST, reason=reason)
         return [run.data.tags.get(TRIAL_TAG, "") for run in lost]
+
+    def pause_open(self) -> list[str]:
+        """Close every run of this sweep that is still running as interrupted (Ctrl-C, SIGTERM): not finished
+        and not lost, so that ``--resume`` reopens and continues it. Returns their run ids."""
+        query = (f"tags.`{KIND_TAG}` = 'trial' and tags.sweep = '{self.sweep}' "
+                 f"and tags.`{OUTCOME_TAG}` = '{Outcome.RUNNING.value}'")
+        runs = self.tracker.client.search_runs([self.tracker.experiment_id], filter_string=query, max_results=5000)
+        for run in runs:
+            self.close(run.info.run_id, Outcome.INTERRUPTED)
+        return [run.info.run_id for run in runs]
 
     def close(self, run_id: str, outcome: Outcome, reason: str = "", tags: Mapping[str, Any] | None = None) -> None:
         """Record the outcome (and, for a failure, its reason) and end the run with the matching status."""

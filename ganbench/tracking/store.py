@@ -123,6 +123,8 @@ class Tracker:
 
     def parent_run(self, sweep: str, tags: Mapping[str, str]) -> str:
         run_id = self.find_run(**{SWEEP_TAG: sweep, KIND_TAG: "sweep"})
+        if run_id is not None and self.status(run_id) != "RUNNING":  # resumed after a pause or a crash
+            self.client.update_run(run_id, status="RUNNING")
         if run_id is None:
             run_id = self.client.create_run(self.experiment_id, run_name=sweep,
                                             tags={SWEEP_TAG: sweep, KIND_TAG: "sweep", **tags}).info.run_id

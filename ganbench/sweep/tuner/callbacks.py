@@ -11,6 +11,7 @@ import torch
 from ray import tune
 from ray.tune.experiment import Trial
 
+from ganbench.sweep.interrupts import GUARD
 from ganbench.sweep.recovery import run_identity
 from ganbench.sweep.results import outcome
 from ganbench.sweep.spec import Study
@@ -45,10 +46,14 @@ class TrackingCallback(tune.Callback):
         self.runs.close(run_id, outcome)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        if GUARD.requested:  # Tune stops every trial when interrupted: they are paused, not ended
+            return
         step = (trial.last_result or {}).get("step", 0)
         self._close(trial, Outcome.STOPPED_EARLY if step < self.max_steps else Outcome.COMPLETED)
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        if GUARD.requested:
+            return
         self._close(trial, Outcome.FAILED)
 
 
@@ -82,8 +87,10 @@ class ProgressTable(tune.Callback):
         params = " ".join(f"{key.rsplit('.', 1)[-1]}={value:.3g}" if isinstance(value, float)
                           else f"{key.rsplit('.', 1)[-1]}={value}" for key, value in tuned.items())
         shown = f"{metric:.4g}" if isinstance(metric, float) else "-"
+        fell_back = "  [a checkpoint was unreadable: continued from an older one]" \
+            if result.get("unreadable_checkpoints") else ""
         return (f"{trial.trial_id:>12}  {meta['value']:<20} step {int(result.get('step', 0)):>6}/{self.study.steps}"
-                f"  {self.shown} {shown:<8} {params}")
+                f"  {self.shown} {shown:<8} {params}{fell_back}")
 
     def eta(self, trials: list[Trial]) -> str:
         """Seconds left at the pace so far: steps still to run (an upper bound when ASHA may cut) over steps

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
 from dataclasses import replace
 from typing import Any
 
@@ -10,6 +12,7 @@ import optuna
 from optuna.trial import TrialState
 from ray import tune
 
+from ganbench.sweep.interrupts import GUARD
 from ganbench.sweep.spec import Study
 from ganbench.sweep.state import join
 from ganbench.sweep.tuner.callbacks import ProgressTable, TrackingCallback
@@ -33,6 +36,19 @@ def fail_open_optuna_trials(storage_url: str, study_names: list[str]) -> None:
             study.tell(trial.number, state=TrialState.FAIL)
 
 
+def stop_tune() -> None:
+    """Stop the running ``Tuner.fit`` the way Tune stops on Ctrl-C: it hands out nothing more, saves its experiment
+    state and stops its trials, which restart from their checkpoints on ``Tuner.restore``. Tune listens for this
+    on SIGUSR1 during ``fit``; its own SIGINT handler is off (TUNE_DISABLE_SIGINT_HANDLER), since it would let the
+    driver go on as if the stage had ended. Tune's interruption messages name its Python API, not the command
+    that resumes a sweep, so they are silenced: the driver prints that command."""
+    for name in ("ray.tune", "ray.tune.tune", "ray.train"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    handler = signal.getsignal(signal.SIGUSR1)
+    if callable(handler):
+        handler(signal.SIGUSR1, None)
+
+
 def run_stage(study: Study, stage: str, context: TrialContext, storage: str, experiment: str,
               configs: list[dict[str, Any]] | None, storage_url: str, sweep: str, max_steps: int,
               max_concurrent: int, resume: bool) -> list[dict[str, Any]]:
@@ -40,6 +56,7 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
     # Tune's snapshot warnings and Optuna's per-study INFO lines drown the progress table.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # ganbench's own (ganbench.sweep.interrupts) answers Ctrl-C
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     planned = len(study.values()) * study.num_samples if stage == "search" else len(configs or [])
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
@@ -67,7 +84,8 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
             failure_config=tune.FailureConfig(max_failures=2),  # worker crashes; code errors never get here
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             callbacks=[TrackingCallback(context.runs, max_steps), ProgressTable(study, stage, planned)]))
-    results = tuner.fit()
+    with GUARD.graceful(stop_tune):  # Ctrl-C or SIGTERM: Tune saves its state, stops trials, raises Interrupted
+        results = tuner.fit()
     # Every trial Tune knows has ended. What is still open belongs to trials a killed driver started after Tune's
     # last snapshot: Tune's restored state never knew them and the searcher suggested replacements.
     lost = context.runs.close_left_open(study.name, stage, reason=LOST_REASON)

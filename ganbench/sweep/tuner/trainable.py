@@ -55,6 +55,12 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
     flat, meta = split_trial_config(params)
     trial_id = run_identity(tune.get_context().get_trial_id(), meta)
     logger = TrialLogger(context.runs, trial_id, meta)
+
+    def deliver(metrics: dict[str, float], saved: tune.Checkpoint | None = None) -> None:
+        """Every result this trial gives Tune, fresh or replayed from MLflow, passes the one objective rule."""
+        result = with_objective({**metrics, "stage_final": float(meta["stage"] == "final")}, context.metric,
+                                context.objective)
+        tune.report(result, checkpoint=saved)
     try:
         config = resolve(flat)
         # Ray sets OMP_NUM_THREADS only when unset; torch must match the trial's CPUs explicitly.
@@ -70,42 +76,47 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
                                 trial_dir=Path(tune.get_context().get_trial_dir()).name)
         if logger.closed:
             # Finished before a killed driver saved Tune's state: report what MLflow holds, train nothing again.
-            tune.report({**logger.recorded_metrics(), "stage_final": float(meta["stage"] == "final")})
+            # Through the objective rule like every other report: the store need not hold the objective's key.
+            deliver(logger.recorded_metrics())
             return
         # The newest of the checkpoint Tune hands back (a restored trial's, as of Tune's last snapshot) and the
         # newest this run's attempts left in --storage (an orphan's, or one made after that snapshot).
         stored = latest_checkpoint(context.experiment, attempts) if context.experiment else None
-        state = newest_state([tune.get_checkpoint(), tune.Checkpoint(stored) if stored else None])
+        state, unreadable = newest_state([tune.get_checkpoint(), tune.Checkpoint(stored) if stored else None])
+        if unreadable:  # said in the run's tags and, through the results, in the driver's live view
+            fallback = f"step {state['step']}" if state is not None else "step 0 (no readable checkpoint)"
+            logger.note_unreadable_checkpoints(unreadable, fallback)
+        fell_back = {"unreadable_checkpoints": float(len(unreadable))} if unreadable else {}
 
         def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
             logger.log_evaluation(metrics, run_state, config)
-            result = with_objective({**metrics, "stage_final": float(meta["stage"] == "final")}, context.metric,
-                                    context.objective)
+            metrics = {**metrics, **fell_back}
             if run_state is None:
-                tune.report(result)
+                deliver(metrics)
                 return
             with tempfile.TemporaryDirectory() as folder:
                 checkpoint.save({**run_state, "mlflow_run_id": logger.run_id}, Path(folder) / STATE_FILE)
-                tune.report(result, checkpoint=tune.Checkpoint.from_directory(folder))
+                deliver(metrics, saved=tune.Checkpoint.from_directory(folder))
 
         result = train(config, report, resume=state, force=True, real_sides=context.real_sides)
         if meta["stage"] == "final" and not result["diverged"] and logger.best_state is not None:
             final = final_evaluation(logger.best_state, config, context.final_real_sides, device=device)
             scores = logger.log_final_evaluation(final)
-            tune.report({**scores, "step": result["steps"], context.metric: result.get(f"final_{context.metric}", 0.0),
-                         "stage_final": 1.0})
+            ended = {context.metric: result[f"final_{context.metric}"]} if f"final_{context.metric}" in result else {}
+            deliver({**scores, "step": result["steps"], **ended})  # a missing metric is left out, never scored 0
         logger.finish(result)
     except Exception as exc:  # noqa: BLE001 - every exception raised here is a config or code error
         # Config and code errors fail the trial at once: reported, never retried. Worker crashes
         # (the process dying, a lost node) never reach this line, so Ray's FailureConfig retries those.
         logger.fail(exc)
-        tune.report({"failed": 1.0, "step": 0, context.metric: context.sentinel, context.objective: context.sentinel})
+        deliver({"failed": 1.0, "step": 0, context.metric: context.sentinel, context.objective: context.sentinel})
 
 
-def newest_state(checkpoints: list[tune.Checkpoint | None]) -> dict[str, Any] | None:
-    """The training state with the most steps among ``checkpoints``; one that has vanished is skipped (Tune's
-    num_to_keep may have deleted a checkpoint that a killed driver's last snapshot still names)."""
-    states = []
+def newest_state(checkpoints: list[tune.Checkpoint | None]) -> tuple[dict[str, Any] | None, list[str]]:
+    """The training state with the most steps among ``checkpoints``, and one line for each checkpoint that could
+    not be read (truncated, corrupt). One that has vanished is skipped silently: Tune's num_to_keep may have
+    deleted a checkpoint that a killed driver's last snapshot still names."""
+    states, unreadable = [], []
     for found in checkpoints:
         if found is None:
             continue
@@ -114,6 +125,6 @@ def newest_state(checkpoints: list[tune.Checkpoint | None]) -> dict[str, Any] | 
                 states.append(torch.load(Path(folder) / STATE_FILE, map_location="cpu", weights_only=True))
         except FileNotFoundError:
             continue
-    return max(states, key=lambda state: state["step"], default=None)
-
-
+        except Exception as exc:  # noqa: BLE001 - torch.load raises RuntimeError, EOFError, UnpicklingError...
+            unreadable.append(f"{found.path}/{STATE_FILE}: {type(exc).__name__}: {str(exc).strip().splitlines()[0]}")
+    return max(states, key=lambda state: state["step"], default=None), unreadable
