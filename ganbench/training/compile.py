@@ -29,6 +29,9 @@ def compile_models(device: torch.device, *modules: nn.Module) -> bool:
         warnings.warn(f"train.compile: torch.compile is unavailable on {device} ({reason}); training eager",
                       RuntimeWarning, stacklevel=2)
         return False
+    # The simultaneous update runs two backward passes through D's graph (retain_graph), which buffers that a
+    # compiled backward donates to its outputs would not survive.
+    torch._functorch.config.donated_buffer = False
     for module in modules:
         module.compile()
     return True
