@@ -18,35 +18,47 @@ other processes hits them alike; medians over the repetitions.
   patched in for that run only.
 - **64-unit**: G and D 64 units wide; ganbench's step against ``MinimalLoop``, a hand-written loop with its own
   best-practice modules (fused Adam, maxout by ``max``, one D pass over real and fake).
+- **compiled**: ``train()`` on the default config with ``train.compile=true`` (G and D through torch.compile), timed
+  as ``ganbench``; its compile time is recorded apart (``compile_s``: the time to the first progress call less
+  that many steps at the run's own step time), once per repetition (the first compiles cold, later ones may hit
+  inductor's cache).
+
+    python reports/scripts/bench_step_limit.py --repeats 5 --steps 300 --only limit,ganbench,compiled \
+        --out reports/perf/step_limit_compile.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from tempfile import mkdtemp
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+# A fresh inductor cache, so that the first repetition's compile time is a cold compile.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", mkdtemp(prefix="inductor"))
 
-from ganbench.config import Config, resolve
-from ganbench.gan import optim
-from ganbench.models import mlp
-from ganbench.training import loop
-from ganbench.training.loop import train
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import Tensor, nn  # noqa: E402
+
+from ganbench.config import Config, resolve  # noqa: E402
+from ganbench.gan import optim  # noqa: E402
+from ganbench.models import mlp  # noqa: E402
+from ganbench.training import loop  # noqa: E402
+from ganbench.training.loop import train  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "perf" / "step_limit.json"
 BLOCK = 50
 
 
-def config_of(width: int | None, steps: int) -> Config:
+def config_of(width: int | None, steps: int, compiled: bool = False) -> Config:
     flat = {"data.name": "ring8", "train.steps": steps, "train.log_every": BLOCK, "train.threads": 1,
-            "eval.every": 10 * steps, "eval.metrics": [], "eval.select": "", "device": "cpu"}
+            "train.compile": compiled, "eval.every": 10 * steps, "eval.metrics": [], "eval.select": "", "device": "cpu"}
     if width:
         flat |= {"model.g_width": width, "model.d_width": width}
     return resolve(flat)
@@ -105,12 +117,20 @@ def matmul_limit(config: Config) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------------------------ the steps
 
-def ganbench_step(config: Config, warmup: int) -> float:
-    """Seconds per step of ``train()``, between progress calls after ``warmup`` steps."""
+def ganbench_step(config: Config, warmup: int, compile_seconds: list[float] | None = None) -> float:
+    """Seconds per step of ``train()``, between progress calls after ``warmup`` steps; appends the time spent
+    before the first progress call beyond that many steps' worth to ``compile_seconds``."""
     marks: list[tuple[int, float]] = []
-    train(config, progress=lambda step, record: marks.append((step, time.perf_counter())))
+    started = time.perf_counter()
+    result = train(config, progress=lambda step, record: marks.append((step, time.perf_counter())))
+    if config.train.compile and not result["compiled"]:
+        raise SystemExit("train.compile fell back to eager here: nothing compiled to measure")
     timed = [(s, t) for s, t in marks if s >= warmup]
-    return (timed[-1][1] - timed[0][1]) / (timed[-1][0] - timed[0][0])
+    per_step = (timed[-1][1] - timed[0][1]) / (timed[-1][0] - timed[0][0])
+    if compile_seconds is not None:
+        first_step, first_time = marks[0]
+        compile_seconds.append(first_time - started - first_step * per_step)
+    return per_step
 
 
 def before_step(config: Config, warmup: int) -> float:
@@ -193,6 +213,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=300, help="timed steps per variant and repetition")
     parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--only", default="", help="comma-separated variants to run (default: all)")
+    parser.add_argument("--out", type=Path, default=OUT)
     options = parser.parse_args()
     torch.set_num_threads(1)
     steps = options.warmup + options.steps
@@ -202,35 +224,42 @@ def main() -> None:
         "before": lambda: before_step(default, options.warmup),
         "ganbench_64": lambda: ganbench_step(narrow, options.warmup),
         "minimal_64": lambda: minimal_step(narrow, options.warmup),
-        "before_64": lambda: before_step(narrow, options.warmup)}
+        "before_64": lambda: before_step(narrow, options.warmup),
+        "compiled": lambda: ganbench_step(compiled, options.warmup, compile_seconds)}
+    compiled, compile_seconds = config_of(None, steps, compiled=True), []
+    if options.only:
+        variants = {name: variants[name] for name in options.only.split(",")}
     seconds: dict[str, list[float]] = {name: [] for name in variants}
     for repeat in range(options.repeats):
         for name, measure in variants.items():
             seconds[name].append(measure())
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1] * 1e3:.2f} ms" for k, v in seconds.items()), flush=True)
     median = {name: statistics.median(values) for name, values in seconds.items()}
-    ratios = {"ganbench / limit": median["ganbench"] / median["limit"],
-              "before / limit": median["before"] / median["limit"],
-              "before / ganbench": median["before"] / median["ganbench"],
-              "ganbench_64 / minimal_64": median["ganbench_64"] / median["minimal_64"],
-              "before_64 / ganbench_64": median["before_64"] / median["ganbench_64"]}
-    per_repeat = {"ganbench / limit": [g / lim for g, lim in zip(seconds["ganbench"], seconds["limit"], strict=True)],
-                  "ganbench_64 / minimal_64": [g / m for g, m in zip(seconds["ganbench_64"], seconds["minimal_64"],
-                                                                     strict=True)]}
+    pairs = [("ganbench", "limit"), ("before", "limit"), ("before", "ganbench"), ("ganbench_64", "minimal_64"),
+             ("before_64", "ganbench_64"), ("compiled", "limit"), ("compiled", "ganbench")]
+    ratios = {f"{a} / {b}": median[a] / median[b] for a, b in pairs if a in median and b in median}
+    per_repeat = {f"{a} / {b}": [x / y for x, y in zip(seconds[a], seconds[b], strict=True)]
+                  for a, b in (("ganbench", "limit"), ("ganbench_64", "minimal_64"), ("compiled", "limit"),
+                               ("compiled", "ganbench")) if a in seconds and b in seconds}
     gflop = matmul_limit(default)[1]
-    result = {"command": f"python reports/scripts/bench_step_limit.py --repeats {options.repeats} --steps {options.steps}",
+    command = f"python reports/scripts/bench_step_limit.py --repeats {options.repeats} --steps {options.steps}"
+    if options.only:
+        command += f" --only {options.only} --out {options.out}"
+    result = {"command": command,
               "machine": {"cpu": platform.processor() or platform.machine(), "torch": torch.__version__, "threads": 1},
               "gflop_per_step": gflop, "median_ms": {k: v * 1e3 for k, v in median.items()},
               "ratios_of_medians": ratios, "ratios_per_repeat": per_repeat,
-              "seconds": seconds}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2))
+              "seconds": seconds, "compile_s": compile_seconds}
+    options.out.parent.mkdir(parents=True, exist_ok=True)
+    options.out.write_text(json.dumps(result, indent=2))
     print(f"\n{gflop:.2f} GFLOP per default step; medians over {options.repeats} repeats (ms):")
     for name, value in median.items():
         print(f"  {name:<12} {value * 1e3:8.2f}")
     for name, value in ratios.items():
         print(f"  {name:<26} {value:.2f}")
-    print(f"written to {OUT}")
+    if compile_seconds:
+        print(f"  compile time (s, per repeat): {', '.join(f'{c:.1f}' for c in compile_seconds)}")
+    print(f"written to {options.out}")
 
 
 if __name__ == "__main__":
