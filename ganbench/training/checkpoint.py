@@ -45,7 +45,11 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise GanbenchError(f"{path}: no such checkpoint")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a text file, a truncated zip, a foreign pickle: all one answer
+        raise GanbenchError(f"{path}: not a ganbench checkpoint, or a truncated one (torch.load: "
+                            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise GanbenchError(f"{path}: not a ganbench checkpoint (format {FORMAT_VERSION})")
     return state
@@ -61,7 +65,11 @@ def check_resumable(state: dict[str, Any], config: Config, force: bool = False) 
     if saved == current or force:
         return
 
-    saved_flat, current_flat = flatten(saved), flatten(current)
+    current_flat = flatten(current)
+    # A key added since the checkpoint was written held its default then: it changed nothing unless set otherwise now.
+    saved_flat = {**flatten(to_dict(Config())), **flatten(saved)}
+    if saved_flat == current_flat:
+        return
     changed = sorted(k for k in set(saved_flat) | set(current_flat) if saved_flat.get(k) != current_flat.get(k))
     first = changed[0]
     raise ConfigError(first, f"differs from the checkpoint ({saved_flat.get(first)!r} there, "

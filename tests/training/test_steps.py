@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganbench.data import DATASETS
+from ganbench.errors import ConfigError
 from ganbench.gan.constraints import CONSTRAINTS
 from ganbench.gan.losses import build_loss
 from ganbench.gan.optim import build_optimizers
@@ -141,3 +142,18 @@ def test_reestimation_changes_evaluations_but_not_training():
     assert_same_tensors(plain.states[-1]["discriminator"], reestimated.states[-1]["discriminator"])
     assert not torch.equal(plain.states[-1]["generator"]["body.1.running_mean"],
                            reestimated.states[-1]["generator"]["body.1.running_mean"])
+
+
+def test_a_checkpoint_from_before_the_protocol_keys_resumes():
+    from ganbench.training import checkpoint
+
+    recorder = Recorder()
+    config = tiny_config()
+    train(config, recorder)
+    state = recorder.states[0]
+    for section, key in (("model", "init"), ("model", "pack_mode"), ("train", "update"), ("train", "compile"),
+                         ("eval", "bn_reestimate_batches")):
+        del state["config"][section][key]
+    checkpoint.check_resumable(state, config)
+    with pytest.raises(ConfigError, match="model.init: differs from the checkpoint"):
+        checkpoint.check_resumable(state, tiny_config("model.init=normal_0.02"))
