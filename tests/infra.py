@@ -29,6 +29,13 @@ BIN = Path(sys.executable).parent
 RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
+# Python that makes N processes start their next line together: each marks itself ready in the folder argv[1],
+# then waits for argv[2] marks (imports done), so that what follows races for real.
+BARRIER = ("import os, sys, time\nos.makedirs(sys.argv[1], exist_ok=True)\n"
+           "open(os.path.join(sys.argv[1], str(os.getpid())), 'w').close()\n"
+           "while len(os.listdir(sys.argv[1])) < int(sys.argv[2]):\n    time.sleep(0.01)\n")
+
+
 def _bound(port: int = 0) -> socket.socket:
     sock = socket.socket()
     try:

@@ -48,13 +48,35 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DuplicateKey(key, seen[key], line)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, first: int, again: int) -> None:
+        super().__init__(f"key {key!r} given twice (line {first} and line {again}); keep one")
+        self.problem, self.problem_mark = str(self), None
+
+
 def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    """A YAML mapping from a file, or a one-line ``GanbenchError``."""
+    """A YAML mapping from a file, or a one-line ``GanbenchError`` (malformed YAML, a key given twice)."""
     path = Path(path)
     if not path.is_file():
         raise GanbenchError(f"{path}: no such file")
     try:
-        tree = yaml.safe_load(path.read_text())
+        tree = yaml.load(path.read_text(), Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKey as exc:
+        raise GanbenchError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -303,8 +303,14 @@ def leaderboard_table(rows: list[dict[str, Any]], study: dict[str, Any]) -> list
     names = value_names(study)
     lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial ({judged}, "
              "optimistic) | completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for rank, r in enumerate(rows, start=1):
+    if not any(r["n"] for r in rows):
+        lines[:0] = ["**Unranked**: no final-stage run has finished, so no value has a number to rank on (a sweep that "
+                     "was paused or is still running: `ganbench sweep FILE --resume` finishes it).", ""]
+    ranked = 0
+    for r in rows:
         low, high = r["ci"]
+        ranked += bool(r["n"])
+        rank = ranked if r["n"] else "unranked"  # no final seeds (a paused sweep): nothing to rank it on
         lines.append(f"| {rank} | {names.get(r['value'], r['value'])} | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
                      f"[{fmt(low)}, {fmt(high)}] | {r['n']} | {fmt(r['best_single'])} | "
                      f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")

@@ -21,7 +21,7 @@ from ganbench.errors import DataError, GanbenchError, choices_hint
 from ganbench.report.build import build_report
 from ganbench.resources import benchmarks_folder
 from ganbench.sweep.driver import SweepOptions, check_runnable, default_name, missing_inputs, run
-from ganbench.sweep.spec import Study, SweepFile, load_sweep
+from ganbench.sweep.spec import Study, SweepFile, check_name, load_sweep
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.store import default_tracking_uri
 from ganbench.training.loop import train
@@ -123,7 +123,7 @@ def reproduce(options: ReproduceOptions) -> int:
     missing = list(dict.fromkeys(m for study in sweep.studies for m in missing_inputs(study)))
     if missing:
         raise DataError(f"{path.stem} cannot run here: " + "; and ".join(missing))
-    name = options.sweep_name or default_name(sweep)
+    name = check_name(options.sweep_name or default_name(sweep), "--name" if options.sweep_name else "sweep name")
     title = sweep.benchmark.get("title", path.stem)
     print(f"reproduce {title}: budget {sweep.budget}; sweep {name}")
     # A reproduce that was killed continues where it stopped; the file hash guards against a changed file.

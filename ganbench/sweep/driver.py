@@ -35,7 +35,7 @@ from ganbench.sweep.interrupts import GUARD, Interrupted
 from ganbench.sweep.lock import SweepLock
 from ganbench.sweep.ray_cluster import init_ray, start_ray
 from ganbench.sweep.results import best_configs, format_summary, summarise
-from ganbench.sweep.spec import Study, SweepFile, describe, load_sweep, rdb_url
+from ganbench.sweep.spec import Study, SweepFile, check_name, describe, load_sweep, rdb_url
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.runs import TrialRuns
 from ganbench.tracking.store import Tracker, default_tracking_uri, ui_command
@@ -153,7 +153,7 @@ def _measure(study: Study) -> tuple[float, float]:
 
 def run(options: SweepOptions) -> int:
     sweep = load_sweep(options.file, options.budget, options.overrides)
-    name = options.name or default_name(sweep)
+    name = check_name(options.name or default_name(sweep), "--name" if options.name else "sweep name (the file's stem)")
     storage = storage_root(options.storage)
     store = SweepState(storage, name)
     override = rdb_url(options.optuna_storage, "--optuna-storage")

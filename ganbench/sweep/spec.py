@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,13 +222,32 @@ def _config_keys(tree: Any, where: str) -> dict[str, Any]:
     return flat
 
 
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+METRIC_PREFIXES = ("best_", "final_eval_", "final_")  # what trials add to a metric's name (ganbench.sweep.worth)
+
+
+def check_name(name: str, key: str) -> str:
+    """A study or sweep name, which names folders under --storage and MLflow experiments: letters, digits, '.',
+    '_' and '-', starting with a letter or digit, at most 100 characters (so never a path out of --storage)."""
+    if not NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise ConfigError(key, f"{name!r} is not a valid name: use letters, digits, '.', '_' and '-' (starting with "
+                               "a letter or digit, no '..', at most 100 characters); it names folders under --storage")
+    return name
+
+
 def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") -> Study:
     """One study. ``narrowed_by`` names a budget that replaced ``scientific`` with fewer values: the file's published
     rows of the values it leaves out are then shown as context (no verdict), not refused as unknown values."""
     for key in tree:
         if key not in STUDY_KEYS:
             raise ConfigError(f"{where}{key}", f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
-    name = required(tree, "study", where)
+    name = check_name(str(required(tree, "study", where)), f"{where}study")
+    metric = str(required(tree, "metric", where))
+    for prefix in METRIC_PREFIXES:
+        if metric.startswith(prefix):
+            raise ConfigError(f"{where}metric", f"{metric!r} names a reported key ({prefix}...), not a metric: give "
+                                                f"metric: {metric.removeprefix(prefix)} (trials are judged on their "
+                                                "best checkpoint by default; rank_on: last judges their last evaluation)")
     mode = required(tree, "mode", where)
     if mode not in ("min", "max"):
         raise ConfigError(f"{where}mode", f"invalid value {mode!r}; available: max, min")
@@ -263,7 +283,7 @@ def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") ->
             if key not in allowed:
                 raise ConfigError(f"{where}{block}.{key}", f"unknown key; {choices_hint(str(key), allowed)}")
     study = Study(
-        name=str(name), metric=str(required(tree, "metric", where)), mode=mode, fixed=fixed, scientific=scientific,
+        name=name, metric=metric, mode=mode, fixed=fixed, scientific=scientific,
         nuisance=nuisance, per_value={}, num_samples=positive_int(required(tree, "num_samples", where),
                                                                    f"{where}num_samples", minimum=0),
         seeds=positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),

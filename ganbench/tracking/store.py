@@ -8,6 +8,7 @@ never a path relative to a trial's working directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import urllib.error
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
@@ -94,12 +96,18 @@ class Tracker:
     def open(self) -> Tracker:
         """Open the store (creating or migrating a sqlite file) and look the experiment up. Creates no
         experiment and no run, so it is safe before a sweep is accepted."""
+        creating: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         if is_local(self.uri) and self.uri.startswith("sqlite:"):
-            Path(self.uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(self.uri.removeprefix("sqlite:///"))
+            database.parent.mkdir(parents=True, exist_ok=True)
+            # MLflow creates and migrates a sqlite store on first use; two processes doing it at once fail in
+            # alembic ("Online migration expected to match one row"). One at a time, then, across processes.
+            creating = FileLock(f"{database}.create.lock", timeout=120)
         if self.uri.startswith(("http://", "https://")):
             check_server(self.uri)
         try:
-            found = self.client.get_experiment_by_name(self.experiment)
+            with creating:
+                found = self.client.get_experiment_by_name(self.experiment)
         except MlflowException as exc:
             raise GanbenchError(f"tracking URI {self.uri}: {str(exc).strip().splitlines()[0]}") from exc
         self.experiment_id = found.experiment_id if found is not None else ""

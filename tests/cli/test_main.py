@@ -161,3 +161,13 @@ def test_the_budget_choices_are_the_specs():
     from ganbench.sweep.spec import BUDGETS
 
     assert importlib.import_module("ganbench.cli.main").BUDGETS == BUDGETS
+
+
+@pytest.mark.parametrize("content", [b"hello\n", b"PK\x03\x04truncated"])
+def test_evaluating_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys, content):
+    path = tmp_path / "x.pt"
+    path.write_bytes(content)
+    assert main(["evaluate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganbench: error: {path}: not a ganbench checkpoint, or a truncated one")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -237,3 +237,24 @@ def test_a_study_without_search_reruns_each_values_fixed_config(tmp_path):
     assert (study.num_samples, study.seeds) == (0, 4)
     assert all(not study.space(v) for v in study.values())
     assert study.midpoint_config({"loss.name": "hinge"})["optim.lr_g"] == 1e-4
+
+
+@pytest.mark.parametrize("name", ["../../../esc", "a/b", ".hidden", "a..b", "has space", "x" * 101, ""])
+def test_a_study_name_that_is_not_a_folder_name_is_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match=r"^study: .*is not a valid name: use letters, digits"):
+        load_sweep(write(tmp_path, {**BASE, "study": name}))
+
+
+@pytest.mark.parametrize("metric", ["best_reverse_kl", "final_reverse_kl", "final_eval_reverse_kl"])
+def test_a_metric_given_with_a_reported_prefix_is_refused(tmp_path, metric):
+    with pytest.raises(ConfigError, match=rf"^metric: '{metric}' names a reported key .* give metric: reverse_kl"):
+        load_sweep(write(tmp_path, {**BASE, "metric": metric}))
+
+
+def test_an_invalid_sweep_name_is_refused_before_anything_is_read(tmp_path, capsys):
+    from ganbench.cli.main import main
+
+    assert main(["sweep", str(ROOT / "tests" / "sweep" / "files" / "tiny.yaml"), "--name", "../x",
+                 "--storage", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("ganbench: error: --name: '../x' is not a valid name")
+    assert list(tmp_path.iterdir()) == []

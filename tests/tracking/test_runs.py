@@ -72,3 +72,24 @@ def test_runs_left_open_when_their_stage_ends_are_closed_as_lost(runs):
     assert run.info.status == "KILLED" and run.data.tags[OUTCOME_TAG] == "lost"
     assert run.data.tags[REASON_TAG] == "lost: replaced"
     assert runs.outcome(finished) is Outcome.COMPLETED and not runs.closed(other_stage)
+
+
+def test_a_paused_sweep_closes_its_running_runs_as_interrupted_and_a_resume_reopens_them(runs):
+    running, _ = runs.open("t1", META)
+    done, _ = runs.open("t2", META)
+    runs.close(done, Outcome.COMPLETED)
+    assert runs.pause_open() == [running]
+    run = runs.tracker.client.get_run(running)
+    assert (run.info.status, run.data.tags[OUTCOME_TAG]) == ("KILLED", "interrupted")
+    assert not runs.closed(running) and not Outcome.INTERRUPTED.delivered  # paused: neither ended nor counted
+    assert runs.tracker.client.get_run(done).data.tags[OUTCOME_TAG] == "completed"  # left as it was
+    again, _ = runs.open("t1", META)  # the resumed trial
+    run = runs.tracker.client.get_run(again)
+    assert again == running and (run.info.status, run.data.tags[OUTCOME_TAG]) == ("RUNNING", "running")
+
+
+def test_interrupted_runs_no_resumed_trial_reopened_are_closed_as_lost_when_the_stage_ends(runs):
+    run_id, _ = runs.open("t1", META)
+    runs.pause_open()
+    assert runs.close_left_open("s", "search", reason="lost: test") == ["t1"]
+    assert runs.outcome(run_id) is Outcome.LOST
