@@ -9,13 +9,17 @@ from any machine that reaches the same storage and tracking URI.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
 import platform
 import shlex
 import sys
 import tempfile
 import time
+import traceback
 from concurrent import futures
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -38,7 +42,7 @@ from ganbench.sweep.results import best_configs, format_summary, summarise
 from ganbench.sweep.spec import Study, SweepFile, check_name, describe, load_sweep, rdb_url
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.runs import TrialRuns
-from ganbench.tracking.store import Tracker, default_tracking_uri, ui_command
+from ganbench.tracking.store import Tracker, default_tracking_uri, home, ui_command
 from ganbench.training.loop import train
 from ganbench.training.sampling import dataset_of
 
@@ -183,6 +187,51 @@ def run(options: SweepOptions) -> int:
         except Interrupted as stop:
             print(f"interrupted: resume with `{resume}`", file=sys.stderr, flush=True)
             return stop.exit_code
+        except Exception as exc:
+            if full := disk_full(exc):
+                # As after a killed driver: what was written stands, and --resume continues once there is room.
+                raise GanbenchError(f"no space left on a disk the sweep writes to ({full}); free some (GANBENCH_HOME "
+                                    f"{home()}, --storage {storage}), then resume with `{resume}`") from None
+            raise
+
+
+DISK_FULL = ("database or disk is full", "No space left on device")
+
+
+class DiskFullNoise(logging.Filter):
+    """Drops what Ray, MLflow and Optuna log about a full disk (each a traceback, many times over): the driver
+    says it once, with what to do (``run``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += "".join(traceback.format_exception(*record.exc_info))
+        return not any(sign in text for sign in DISK_FULL)
+
+
+def quiet_disk_full_noise() -> None:
+    noise = DiskFullNoise()
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
+    for logger in loggers:  # handler filters see what child loggers propagate; logger filters do not
+        for handler in getattr(logger, "handlers", []):
+            handler.addFilter(noise)
+    # A failed trial's task result that nobody fetched: Tune already handled the trial's error.
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+
+
+def disk_full(error: BaseException) -> str:
+    """What a full disk said, anywhere in an exception's chain (OSError ENOSPC, sqlite's "database or disk is
+    full" through SQLAlchemy, MLflow or Optuna); '' if nothing did."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return str(error).strip().splitlines()[0]
+        for text in DISK_FULL:
+            if text in str(error):
+                return text
+        error = error.__cause__ or error.__context__
+    return ""
 
 
 def _check_state(state: dict[str, Any] | None, options: SweepOptions, sweep: SweepFile,
@@ -219,6 +268,7 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
         futures.wait([ray_started], timeout=60)
         raise
     resources = ray_started.result()
+    quiet_disk_full_noise()  # after Ray, MLflow and Optuna have set up their loggers
     GUARD.install()  # Ray's core replaced the SIGTERM handler with one that dumps a native stack and aborts
     for study in sweep.studies:
         check_runnable(study, resources)
@@ -245,7 +295,8 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
         tracker.finish(parent, "KILLED")
         raise
     except BaseException:
-        tracker.finish(parent, "FAILED")  # never left RUNNING by a crash; --resume reopens it
+        with contextlib.suppress(Exception):  # (a full disk cannot record it; the crash itself matters more)
+            tracker.finish(parent, "FAILED")  # never left RUNNING by a crash; --resume reopens it
         raise
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
