@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from ganbench.data.base import Dataset
+from ganbench.metrics.keys import Direction
 from ganbench.registry import Registry
 
 if TYPE_CHECKING:
@@ -36,6 +37,13 @@ class Metric:
         """Why this metric cannot be computed on this machine (e.g. missing weights), or None."""
         return None
 
+    @classmethod
+    def prepare_real(cls, dataset: Dataset, config: Config, split: str,
+                     device: torch.device | None = None) -> dict[str, Any] | None:
+        """The real-side statistics this metric needs to score against ``split``, or None if it needs none. A sweep's
+        driver prepares them once per study and split, and hands them to every trial as ``real``."""
+        return None
+
     def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
                  device: torch.device | None = None) -> None:
         self.dataset = dataset
@@ -57,10 +65,16 @@ class Metric:
 METRICS: Registry[type[Metric]] = Registry("metric", Metric, key="eval.metrics")
 
 
-def direction_of(key: str, metric_names: tuple[str, ...]) -> str:
-    """"min" or "max" for a metric key produced by one of the named metrics."""
+def direction_of(key: str, metric_names: tuple[str, ...]) -> Direction:
+    """Which way a metric key produced by one of the named metrics improves."""
     for name in metric_names:
         directions = METRICS.get(name).directions
         if key in directions:
-            return directions[key]
+            return Direction(directions[key])
     raise KeyError(key)
+
+
+def known_direction(key: str) -> Direction | None:
+    """Which way ``key`` improves by any registered metric's declaration; None if no metric declares it."""
+    found = next((m.directions[key] for _, m in METRICS.items() if key in m.directions), None)
+    return Direction(found) if found is not None else None

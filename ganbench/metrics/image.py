@@ -46,13 +46,17 @@ class FidelityMetric(Metric):
         return {f"{key}_{cls.extractor}" for name in config.eval.fidelity for key in (name, f"{name}_std")
                 if key in DIRECTIONS}
 
-    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
-                 device: torch.device | None = None) -> None:
+    @classmethod
+    def prepare_real(cls, dataset: Dataset, config: Config, split: str,
+                     device: torch.device | None = None) -> dict[str, Any]:
         from ganbench.metrics.real import real_side  # torch-fidelity loads only when a metric is built
 
+        return real_side(dataset, split, cls.extractor, device=device)
+
+    def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
+                 device: torch.device | None = None) -> None:
         super().__init__(dataset, config, real, device)
-        self.real = real if real is not None else real_side(dataset, config.eval.split, self.extractor,
-                                                            device=self.device)
+        self.real = real if real is not None else self.prepare_real(dataset, config, config.eval.split, self.device)
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
         from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring

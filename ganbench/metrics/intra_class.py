@@ -59,11 +59,16 @@ class IntraClass(ConditionalDigitsMetric):
     def reported_keys(cls, config: Config) -> set[str]:
         return {key(distance(config)), key("recall"), key("coverage")}
 
+    @classmethod
+    def prepare_real(cls, dataset: Dataset, config: Config, split: str,
+                     device: torch.device | None = None) -> dict[str, Any]:
+        return real_classes(dataset, split, device)
+
     def __init__(self, dataset: Dataset, config: Config, real: dict[str, Any] | None = None,
                  device: torch.device | None = None) -> None:
         super().__init__(dataset, config, real, device)
         self.distance = distance(config)
-        self.real = real if real is not None else real_classes(dataset, config.eval.split, self.device)
+        self.real = real if real is not None else self.prepare_real(dataset, config, config.eval.split, self.device)
 
     def __call__(self, samples: Tensor) -> dict[str, float]:
         from ganbench.metrics import fidelity  # torch-fidelity (~2 s) only when scoring

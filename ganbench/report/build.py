@@ -8,7 +8,6 @@ number of seeds); see ``ganbench.report.stats``. The report is also logged to th
 
 from __future__ import annotations
 
-import ast
 import csv
 import math
 import re
@@ -18,76 +17,60 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench.metrics.base import METRICS
+from ganbench.metrics.base import known_direction
 from ganbench.report import plots as report_plots
 from ganbench.report import stats as report_stats
 from ganbench.report.data import SweepRecord, best_sample_image, curve, load_sweep_record
 from ganbench.report.html import to_html
-from ganbench.sweep.worth import final_worth, worth
-from ganbench.tracking.runs import COUNTED, Outcome
+from ganbench.sweep.judge import Judge
+from ganbench.sweep.spec import Study
+from ganbench.tracking.record import COUNTED, decode_protocol
 from ganbench.tracking.store import ui_command
 
 
-def trial_value(trial: dict[str, Any], study: dict[str, Any]) -> float | None:
-    """A trial's number by the sweep's one rule (``ganbench.sweep.worth``): search trials as the search judged
-    them, final reruns by their final evaluation; None for trials that delivered nothing (diverged, failed)."""
-    outcome = Outcome.of(trial["outcome"])
-    if outcome is None or not outcome.delivered:
-        return None
-    return worth(trial["metrics"], study["metric"], study.get("rank_on"), trial["stage"])
-
-
-def leaderboard(record: SweepRecord, study: dict[str, Any]) -> list[dict[str, Any]]:
-    sign = 1 if study["mode"] == "min" else -1
-    trials = [t for t in record.trials if t["study"] == study["name"]]
+def leaderboard(record: SweepRecord, study: Study) -> list[dict[str, Any]]:
+    """One row per compared value, best first by the mean of its final-stage reruns (``Judge.value``)."""
+    judge = study.judge
+    trials = record.trials_of(study)
     rows = []
-    for value in dict.fromkeys(t["value"] for t in trials):
-        mine = [t for t in trials if t["value"] == value]
-        finals = [m for t in mine if t["stage"] == "final" and (m := trial_value(t, study)) is not None]
-        search = [m for t in mine if t["stage"] == "search" and (m := trial_value(t, study)) is not None]
-        counts = {kind.value: sum(t["outcome"] == kind.value for t in mine) for kind in COUNTED}
+    for value in dict.fromkeys(t.value for t in trials):
+        mine = [t for t in trials if t.value == value]
+        finals = [m for t in mine if t.stage == "final" and (m := judge.value(t)) is not None]
+        search = [m for t in mine if t.stage == "search" and (m := judge.value(t)) is not None]
+        counts = {kind.value: sum(t.outcome is kind for t in mine) for kind in COUNTED}
         rows.append({
             "value": value, "finals": finals, "n": len(finals),
             "mean": statistics.mean(finals) if finals else math.nan,
             "std": statistics.stdev(finals) if len(finals) > 1 else math.nan,
             "ci": report_stats.mean_ci(finals)[0],
-            "best_single": (min if sign > 0 else max)(search) if search else math.nan, **counts,
+            "best_single": judge.best(search) if search else math.nan, **counts,
         })
-    rows.sort(key=lambda r: (math.isnan(r["mean"]), sign * r["mean"] if not math.isnan(r["mean"]) else 0))
+    rows.sort(key=lambda r: judge.rank_key(r["mean"]))
     return rows
 
 
-def value_names(study: dict[str, Any]) -> dict[str, str]:
+def value_names(study: Study) -> dict[str, str]:
     """Each compared value's label (``hinge,1``, as MLflow tags it) as a reader needs it: with its config keys
     (``loss.name=hinge, model.pack=1``) whenever a study compares more than one key."""
-    variants = study.get("variants") or []
-    keys = list(study.get("scientific") or {})
-    names = {}
-    for label in study.get("values", []):
-        if variants:
-            variant = next((v for v in variants if ",".join(str(x) for x in v.values()) == label), {})
-        else:
-            variant = dict(zip(keys, label.split(",", len(keys) - 1), strict=False))
-        names[label] = (", ".join(f"{k}={v}" for k, v in variant.items()) if len(keys) > 1 and variant else label)
-    return names
+    several = len(study.scientific) > 1
+    return {study.label(value): ", ".join(f"{k}={v}" for k, v in value.items()) if several and value
+            else study.label(value) for value in study.values()}
 
 
-def compared_keys(study: dict[str, Any]) -> str:
-    return ", ".join(f"`{k}`" for k in study.get("scientific") or {}) or "value"
+def compared_keys(study: Study) -> str:
+    return ", ".join(f"`{k}`" for k in study.scientific) or "value"
 
 
 def fmt(x: float, digits: int = 4) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
-def readable_protocol(text: str) -> str:
-    """A metric protocol (logged as a Python dict's text) as prose: ``modes2d``: 2500 fake samples, ..."""
-    try:
-        protocol = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return f"`{text}`"
-    if not isinstance(protocol, dict):
-        return f"`{text}`"
+def readable_protocol(protocol: dict[str, Any] | str) -> str:
+    """A metric protocol (as the record holds it, or as stored) as prose: ``modes2d``: 2500 fake samples, ..."""
+    if isinstance(protocol, str):
+        protocol = decode_protocol(protocol)
+    if not protocol:
+        return "–"
 
     def items(entry: Any) -> str:
         if not isinstance(entry, dict):
@@ -120,14 +103,14 @@ def portable_command(command: str) -> str:
     return " ".join(rewrite(word) for word in command.split())
 
 
-def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
-    fixed, params = study["fixed"], record.parent["params"]
-    finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
-    sample = finals[0]["params"] if finals else next((t["params"] for t in record.trials), {})
-    if finals and finals[0].get("final_protocol"):
-        protocol = f"final evaluation: {readable_protocol(finals[0]['final_protocol'])}"
+def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
+    fixed, params = study.fixed, record.parent["params"]
+    finals = record.trials_of(study, "final")
+    sample = finals[0].params if finals else next((t.params for t in record.trials), {})
+    if finals and finals[0].final_protocol:
+        protocol = f"final evaluation: {readable_protocol(finals[0].final_protocol)}"
     else:  # stores written before final protocols were tagged: the final settings are in the Data line
-        protocol = f"during training: {readable_protocol(finals[0]['protocol']) if finals else '–'}"
+        protocol = f"during training: {readable_protocol(finals[0].protocol) if finals else '–'}"
     steps = sample.get("train.steps", fixed.get("train.steps", "?"))
     return [
         f"**Data**: `{sample.get('data.name', fixed.get('data.name'))}`; evaluation during search on the "
@@ -136,15 +119,15 @@ def protocol_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
         f"**Architecture**: `{sample.get('model.name', '?')}` (G width {sample.get('model.g_width', '?')}, D width "
         f"{sample.get('model.d_width', '?')}, D norm {sample.get('model.d_norm', '?')}), batch "
         f"{sample.get('train.batch_size', '?')}, {steps} generator steps per trial.",
-        f"**Metric**: `{study['metric']}` ({study['mode']}); protocol of the final runs' {protocol}.",
+        f"**Metric**: `{study.metric}` ({study.mode}); protocol of the final runs' {protocol}.",
         f"**Compared**: {compared_keys(study)}; "
         + ("each value's trials in turn, so the same file gives the same picks (`deterministic: true`)"
-           if study.get("deterministic") else "trials as fast as resources allow: ASHA's cuts and TPE's "
+           if study.deterministic else "trials as fast as resources allow: ASHA's cuts and TPE's "
            "suggestions depend on which trial reports first, so reruns can pick other configs") + ".",
         "**Budget per compared value**: "
-        + (f"{study['num_samples']} search trials × {steps} steps ({study['sampler']} sampler, scheduler "
-           f"{study['scheduler']}), then {study['seeds']} final seeds." if study.get("num_samples") else
-           f"no search (each value's config is fixed by the file), {study['seeds']} seeds × {steps} steps."),
+        + (f"{study.num_samples} search trials × {steps} steps ({study.sampler} sampler, scheduler "
+           f"{study.scheduler}), then {study.seeds} final seeds." if study.num_samples else
+           f"no search (each value's config is fixed by the file), {study.seeds} seeds × {steps} steps."),
         f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "
         f"optuna {params.get('optuna')}, mlflow {params.get('mlflow')}, torch-fidelity {params.get('torch_fidelity')}, "
         f"python {params.get('python')}.",
@@ -159,7 +142,7 @@ def interval(comparison: report_stats.Comparison) -> str:
     return f"[{fmt(low)}, {fmt(high)}] ({comparison.level:.1%})"
 
 
-def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
+def comparison_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
     ranked = [r for r in rows if r["n"]]
     if len(ranked) < 2:
         return ["Fewer than two values have final-stage runs: nothing to compare."]
@@ -169,7 +152,7 @@ def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[
     mde = report_stats.minimum_detectable_effect(statistics.mean(stds) if stds else math.nan, n)
     names = value_names(study)
     lines = [f"Against the best row ({names.get(best['value'], best['value'])}), difference = row − best in "
-             f"`{study['metric']}` units, by Welch's t-test: its Holm-adjusted p and the same test's interval at the "
+             f"`{study.metric}` units, by Welch's t-test: its Holm-adjusted p and the same test's interval at the "
              "Holm-adjusted level, so an interval excludes 0 exactly when p < 0.05. Minimum detectable effect at "
              f"{n} seeds per row (two-sided t-test, α 0.05, power 0.8, the rows' mean std): {fmt(mde)}.", "",
              f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p |", "|---|---|---|---|---|"]
@@ -182,16 +165,16 @@ def comparison_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[
     return lines
 
 
-def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
+def baseline_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
     """Every value against the study's baseline (Lucic et al.'s question: does any loss beat NS?), with
     effect sizes, CIs and Holm-corrected p-values, and a one-sentence answer."""
-    metric, baseline, sign = study["metric"], study["baseline"], 1 if study["mode"] == "min" else -1
+    metric, baseline, judge = study.metric, study.baseline, study.judge
     groups = {r["value"]: r["finals"] for r in rows if r["n"]}
     if baseline not in groups or len(groups) < 2:
         return [f"`{baseline}` or every other value lacks final-stage runs: no answer."]
     names = value_names(study)
     shown = names.get(baseline, baseline)
-    lines = [f"Difference = value − `{shown}` in `{metric}` units ({'lower' if sign > 0 else 'higher'} is "
+    lines = [f"Difference = value − `{shown}` in `{metric}` units ({judge.direction.word} is "
              "better); Welch's t-tests over all values, Holm-adjusted, each with its interval at the adjusted level.",
              "", f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p | verdict |",
              "|---|---|---|---|---|---|"]
@@ -199,7 +182,7 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
     comparisons = report_stats.compare_to_best(groups, baseline)
     for c in comparisons:
         significant = not math.isnan(c.p_holm) and c.p_holm < report_stats.ALPHA
-        if significant and sign * c.difference < 0:
+        if significant and judge.better(c.difference, 0.0):
             verdict = "better"
             better.append(c.value)
         elif significant:
@@ -227,18 +210,27 @@ def baseline_lines(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[st
 PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "batch_size": "train.batch_size",
                  "data": "data.name", "model": "model.name"}
 
-def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
+def reference_judge(study: Study, metric: str) -> Judge | None:
+    """The judge of a published row's metric: the study's own, or one in the direction the metric declares (None
+    if no registered metric declares it: then no verdict says better or worse)."""
+    if metric == study.metric:
+        return study.judge
+    direction = known_direction(metric)
+    return Judge(metric, direction, study.rank_on, study.judge.steps) if direction is not None else None
+
+
+def reference_lines(record: SweepRecord, study: Study) -> list[str]:
     """Ours and theirs side by side: a verdict per row by its stated tolerance, and protocol differences."""
-    finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"]
-    ours_params = finals[0]["params"] if finals else {}
+    finals = record.trials_of(study, "final")
+    ours_params = finals[0].params if finals else {}
     lines = ["| source | their row | our value | metric | theirs | ours (final seeds) | verdict | protocol |",
              "|---|---|---|---|---|---|---|---|"]
-    for ref in study["reference"]:
+    for ref in study.reference:
         metric = ref["metric"]
-        values = [v for t in finals if t["value"] == str(ref.get("value")) and t["outcome"] == Outcome.COMPLETED.value
-                  and (v := final_worth(t["metrics"], metric)) is not None]
+        judge = reference_judge(study, metric)
+        values = [v for t in finals if t.value == str(ref.get("value")) and Judge.counts(t.outcome)
+                  and (v := study.judge.final_worth(t.metrics, metric)) is not None]
         theirs = float(ref["mean"])
-        direction = next((m.directions[metric] for _, m in METRICS.items() if metric in m.directions), "min")
         if ref.get("value") is None:
             ours_text, verdict = "–", f"context only ({ref.get('note') or 'no ganbench counterpart'})"
         elif not values:
@@ -249,10 +241,12 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
             gap = ours - theirs
             if abs(gap) <= float(ref["tolerance"]):
                 verdict = f"within ±{ref['tolerance']}"
+            elif judge is None:
+                verdict = "outside the tolerance (no metric says which way is better)"
             else:
-                verdict = "better" if (gap < 0) == (direction == "min") else "worse"
+                verdict = judge.verdict(gap)
         ours_protocol = {**{k: ours_params.get(key) for k, key in PROTOCOL_KEYS.items()},
-                         "configs": study.get("num_samples"), "seeds": study.get("seeds")}
+                         "configs": study.num_samples, "seeds": study.seeds}
         differs = [f"{k}: theirs {v}, ours {ours_protocol.get(k)}" for k, v in (ref.get("protocol") or {}).items()
                    if k in ours_protocol and str(v) != str(ours_protocol[k])]
         warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same" if ref.get("protocol") else "–"
@@ -266,18 +260,17 @@ def reference_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
 TREND_COLUMNS = 6  # evaluation steps shown in the trend table: evenly spaced, the last one always
 
 
-def trend_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
+def trend_lines(record: SweepRecord, study: Study) -> list[str]:
     """How each published metric of our compared values moved with generator steps: the mean over the final
     seeds at evenly spaced evaluations. It says whether a number that misses at this budget was still
     improving (a budget effect) or had stopped (a protocol or method gap)."""
-    finals = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "final"
-              and t["outcome"] == Outcome.COMPLETED.value]
-    pairs = list(dict.fromkeys((str(ref["value"]), ref["metric"]) for ref in study.get("reference") or []
+    finals = [t for t in record.trials_of(study, "final") if Judge.counts(t.outcome)]
+    pairs = list(dict.fromkeys((str(ref["value"]), ref["metric"]) for ref in study.reference or []
                                if ref.get("value") is not None))
     table: dict[tuple[str, str], dict[int, list[float]]] = {}
     for label, metric in pairs:
-        for trial in (t for t in finals if t["value"] == label):
-            for step, value in curve(record, trial["run_id"], metric):
+        for trial in (t for t in finals if t.value == label):
+            for step, value in curve(record, trial.run_id, metric):
                 table.setdefault((label, metric), {}).setdefault(step, []).append(value)
     if not table:
         return []
@@ -285,7 +278,7 @@ def trend_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     columns = min(TREND_COLUMNS, len(steps))
     picked = sorted({steps[round(i * (len(steps) - 1) / max(columns - 1, 1))] for i in range(columns)})
     names = value_names(study)
-    sample = finals[0]["params"]
+    sample = finals[0].params
     lines = [f"Mean over the final seeds at each evaluation during training (the `{sample.get('eval.split', '?')}` "
              f"split, {sample.get('eval.n_samples', '?')} generated samples; the table above scores the final "
              "generator afresh), so a number that misses can be read as still rising or settled.", "",
@@ -298,8 +291,8 @@ def trend_lines(record: SweepRecord, study: dict[str, Any]) -> list[str]:
     return lines
 
 
-def leaderboard_table(rows: list[dict[str, Any]], study: dict[str, Any]) -> list[str]:
-    judged = "best checkpoint" if study.get("rank_on") == "best" else "last evaluation"
+def leaderboard_table(rows: list[dict[str, Any]], study: Study) -> list[str]:
+    judged = "best checkpoint" if study.rank_on == "best" else "last evaluation"
     names = value_names(study)
     lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial ({judged}, "
              "optimistic) | completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -317,20 +310,20 @@ def leaderboard_table(rows: list[dict[str, Any]], study: dict[str, Any]) -> list
     return lines
 
 
-def study_section(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]], out: Path,
+def study_section(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Path,
                   figures: list[Path]) -> list[str]:
-    metric = study["metric"]
-    lines = [f"## Study `{study['name']}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
+    metric = study.metric
+    lines = [f"## Study `{study.name}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
              f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
              *leaderboard_table(rows, study)]
     lines += ["", "95% CIs of the mean are Student t-intervals (a percentile bootstrap from "
                   f"{report_stats.BOOTSTRAP_MIN_SEEDS} seeds). Trial counts cover both stages: the search trials "
                   "and the final-stage reruns.", "",
               "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
-    if study.get("baseline"):
-        baseline = value_names(study).get(study["baseline"], study["baseline"])
+    if study.baseline:
+        baseline = value_names(study).get(study.baseline, study.baseline)
         lines += [f"### Does any value beat `{baseline}`?", "", *baseline_lines(rows, study), ""]
-    if study.get("reference"):
+    if study.reference:
         lines += ["### Against published numbers", "", *reference_lines(record, study), ""]
         trend = trend_lines(record, study)
         if trend:
@@ -347,63 +340,63 @@ def _param_value(text: str) -> float | str:
         return text
 
 
-def search_series(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
+def search_series(record: SweepRecord, study: Study, rows: list[dict[str, Any]]
                   ) -> dict[str, list[tuple[float, float]]]:
     """Per value, each search trial's (generator steps run, number) in start order: the same numbers as the
-    leaderboard's "best search trial" column, by the same rule (``trial_value``)."""
-    search = [t for t in record.trials if t["study"] == study["name"] and t["stage"] == "search"]
-    return {r["value"]: [(t["metrics"].get("step", 0), m) for t in search if t["value"] == r["value"]
-                         and (m := trial_value(t, study)) is not None] for r in rows}
+    leaderboard's "best search trial" column, by the same rule (``Judge.value``)."""
+    search = [t for t in record.trials if t.study == study.name and t.stage == "search"]
+    return {r["value"]: [(t.metrics.get("step", 0), m) for t in search if t.value == r["value"]
+                         and (m := study.judge.value(t)) is not None] for r in rows}
 
 
-def median_final_runs(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, dict]:
+def median_final_runs(record: SweepRecord, study: Study, rows: list[dict[str, Any]]) -> dict[str, dict]:
     """Each value's final rerun whose number is the median of its seeds (the lower middle one for an even
     count): what a typical seed looks like, not the luckiest."""
     picked = {}
     for r in rows:
-        finals = sorted(((m, t) for t in record.trials if t["study"] == study["name"] and t["value"] == r["value"]
-                         and t["stage"] == "final" and (m := trial_value(t, study)) is not None),
+        finals = sorted(((m, t) for t in record.trials if t.study == study.name and t.value == r["value"]
+                         and t.stage == "final" and (m := study.judge.value(t)) is not None),
                         key=lambda pair: pair[0])
         if finals:
             picked[r["value"]] = finals[(len(finals) - 1) // 2][1]
     return picked
 
 
-def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]], out: Path,
+def plots(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Path,
           figures: list[Path]) -> list[str]:
-    name, metric = study["name"], study["metric"]
+    name, metric = study.name, study.metric
     names = value_names(study)
-    trials = [t for t in record.trials if t["study"] == name]
-    search = [t for t in trials if t["stage"] == "search"]
+    trials = [t for t in record.trials if t.study == name]
+    search = [t for t in trials if t.stage == "search"]
     paths = {kind: out / f"{name}_{kind}.png" for kind in ("best_so_far", "final", "params", "curves", "samples")}
     if not search:  # no search stage (num_samples 0): nothing to plot against trials or parameters
         paths.pop("best_so_far"), paths.pop("params")
     else:
         series = {names.get(v, v): points for v, points in search_series(record, study, rows).items()}
-        caption = report_plots.best_so_far(series, metric, study["mode"], study["sampler"] == "random",
+        caption = report_plots.best_so_far(series, metric, study.mode, study.sampler == "random",
                                            paths["best_so_far"])
-        tuned = sorted({k for k in study["nuisance"]} | {k for p in study["per_value"].values() for k in p})
+        tuned = sorted({k for k in study.nuisance} | {k for p in study.per_value.values() for k in p})
         # Each value's points only on the parameters it tuned: its per-value ones (the clip for wgan) plus the shared.
-        own = {r["value"]: set(study["nuisance"]) | set(study["per_value"].get(r["value"], {})) for r in rows}
+        own = {r["value"]: set(study.nuisance) | set(study.per_value.get(r["value"], {})) for r in rows}
         points = {names.get(r["value"], r["value"]): [
-            ({k: _param_value(t["params"][k]) for k in own[r["value"]] if k in t["params"]}, m)
-            for t in search if t["value"] == r["value"] and (m := trial_value(t, study)) is not None] for r in rows}
+            ({k: _param_value(t.params[k]) for k in own[r["value"]] if k in t.params}, m)
+            for t in search if t.value == r["value"] and (m := study.judge.value(t)) is not None] for r in rows}
         report_plots.metric_vs_params(points, tuned, metric, paths["params"])
     report_plots.final_distribution({names.get(r["value"], r["value"]): r["finals"] for r in rows}, metric,
                                     paths["final"])
     curves = {names.get(r["value"], r["value"]): [
-        curve(record, t["run_id"], metric) for t in trials if t["value"] == r["value"] and t["stage"] == "final"
-        and trial_value(t, study) is not None] for r in rows}
+        curve(record, t.run_id, metric) for t in trials if t.value == r["value"] and t.stage == "final"
+        and study.judge.value(t) is not None] for r in rows}
     curves_caption = report_plots.training_curves(curves, metric, paths["curves"])
     medians = median_final_runs(record, study, rows)
     # eval.select "" (PacGAN's protocol): no checkpoint was chosen, the last generator stands and drew the grid.
-    selected = any(t["params"].get("eval.select") for t in medians.values())
+    selected = any(t.params.get("eval.select") for t in medians.values())
     with tempfile.TemporaryDirectory() as folder:
         images = {}
         for value, t in medians.items():
             target = Path(folder) / value
             target.mkdir()
-            image = best_sample_image(record, t["run_id"], target)
+            image = best_sample_image(record, t.run_id, target)
             if image is not None:
                 images[names.get(value, value)] = image
         report_plots.sample_grids(images, paths["samples"], what="median final seed",
@@ -417,15 +410,15 @@ def plots(record: SweepRecord, study: dict[str, Any], rows: list[dict[str, Any]]
 
 
 def write_csv(record: SweepRecord, path: Path) -> None:
-    params = sorted({k for t in record.trials for k in t["params"]})
-    metrics = sorted({k for t in record.trials for k in t["metrics"]})
+    params = sorted({k for t in record.trials for k in t.params})
+    metrics = sorted({k for t in record.trials for k in t.metrics})
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["run_id", "study", "value", "stage", "seed", "outcome", "failure_reason", *params, *metrics])
         for t in record.trials:
-            writer.writerow([t["run_id"], t["study"], t["value"], t["stage"], t["seed"], t["outcome"],
-                             t["failure_reason"], *[t["params"].get(k, "") for k in params],
-                             *[t["metrics"].get(k, "") for k in metrics]])
+            writer.writerow([t.run_id, t.study, t.value, t.stage, "" if t.seed is None else t.seed, t.outcome_text,
+                             t.failure_reason, *[t.params.get(k, "") for k in params],
+                             *[t.metrics.get(k, "") for k in metrics]])
 
 
 def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
@@ -469,7 +462,7 @@ def build_report(name: str, tracking_uri: str, out: Path) -> BuiltReport:
     for study in record.studies:
         rows = leaderboard(record, study)
         lines += study_section(record, study, rows, out, figures)
-        note += [f"## Study `{study['name']}`: `{study['metric']}` ({study['mode']}), mean of final-stage reruns", "",
+        note += [f"## Study `{study.name}`: `{study.metric}` ({study.mode}), mean of final-stage reruns", "",
                  *leaderboard_table(rows, study), ""]
     markdown = "\n".join(lines) + "\n"
     (out / "README.md").write_text(markdown)

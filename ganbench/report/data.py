@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
-from ganbench.sweep.worth import final_worth
-from ganbench.tracking.runs import OUTCOME_TAG, REASON_TAG, TRIAL_TAG, Outcome
+from ganbench.sweep.spec import Study
+from ganbench.tracking.record import Outcome, TrialRecord, is_trial, read
 from ganbench.tracking.store import KIND_TAG, SWEEP_TAG, Tracker
-
-TRIAL_FIELDS = ("run_id", "study", "value", "stage", "seed", "outcome", "failure_reason", "trial_id", "status")
 
 
 @dataclass
@@ -22,12 +19,17 @@ class SweepRecord:
     name: str
     tracker: Tracker
     parent: dict[str, Any]
-    studies: list[dict[str, Any]]
-    trials: list[dict[str, Any]] = field(default_factory=list)
+    studies: list[Study]
+    trials: list[TrialRecord] = field(default_factory=list)
     benchmark: dict[str, Any] = field(default_factory=dict)   # a benchmark's title, summary and budget
 
-    def study(self, name: str) -> dict[str, Any]:
-        return next(s for s in self.studies if s["name"] == name)
+    def study(self, name: str) -> Study:
+        return next(s for s in self.studies if s.name == name)
+
+    def trials_of(self, study: Study, stage: str | None = None, value: str | None = None) -> list[TrialRecord]:
+        """The study's trials (of one stage and compared value, if given), in start order."""
+        return [t for t in self.trials if t.study == study.name and stage in (None, t.stage)
+                and value in (None, t.value)]
 
 
 def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
@@ -49,30 +51,18 @@ def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
     parent = parents[0]
     with tempfile.TemporaryDirectory() as folder:
         path = tracker.client.download_artifacts(parent.info.run_id, "search_space/studies.json", folder)
-        studies = json.loads(Path(path).read_text())
+        studies = [Study.described(d) for d in json.loads(Path(path).read_text())]
         benchmark = {}
         if "search_space/benchmark.json" in {a.path for a in tracker.client.list_artifacts(parent.info.run_id,
                                                                                              "search_space")}:
             path = tracker.client.download_artifacts(parent.info.run_id, "search_space/benchmark.json", folder)
             benchmark = json.loads(Path(path).read_text())
-    record = SweepRecord(name, tracker, {"run_id": parent.info.run_id, "params": dict(parent.data.params),
-                                         "tags": dict(parent.data.tags), "start_time": parent.info.start_time},
-                         studies, benchmark=benchmark)
-    for run in runs:
-        tags = run.data.tags
-        if tags.get(KIND_TAG) != "trial":
-            continue
-        record.trials.append({
-            "run_id": run.info.run_id, "status": run.info.status, "trial_id": tags.get(TRIAL_TAG, ""),
-            "study": tags.get("study", ""), "value": tags.get("value", ""), "stage": tags.get("stage", ""),
-            "seed": tags.get("seed", ""), "outcome": tags.get(OUTCOME_TAG, "unknown"),
-            "failure_reason": tags.get(REASON_TAG, ""), "protocol": tags.get("protocol", ""),
-            "final_protocol": tags.get("final_protocol", ""),
-            "start_time": run.info.start_time, "end_time": run.info.end_time,
-            "params": dict(run.data.params), "metrics": dict(run.data.metrics),
-        })
-    record.trials.sort(key=lambda t: t["start_time"] or 0)
-    return record
+    sweep = SweepRecord(name, tracker, {"run_id": parent.info.run_id, "params": dict(parent.data.params),
+                                        "tags": dict(parent.data.tags), "start_time": parent.info.start_time},
+                        studies, benchmark=benchmark)
+    sweep.trials = sorted((read(run) for run in runs if is_trial(run)),
+                          key=lambda t: t.start_time or 0)
+    return sweep
 
 
 def curve(record: SweepRecord, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -96,20 +86,15 @@ def pull_checkpoint(reference: str, tracking_uri: str, folder: Path) -> Path:
         sweep, value, which = reference.split(":")
         if which != "best":
             raise GanbenchError(f"{reference}: expected SWEEP:VALUE:best")
-        record = load_sweep_record(sweep, tracking_uri)
-        candidates = [t for t in record.trials if t["value"] == value and t["outcome"] == Outcome.COMPLETED.value]
+        found = load_sweep_record(sweep, tracking_uri)
+        candidates = [t for t in found.trials if t.value == value and t.outcome is Outcome.COMPLETED]
         if not candidates:
-            values = sorted({t["value"] for t in record.trials})
+            values = sorted({t.value for t in found.trials})
             raise GanbenchError(f"{reference}: no completed run for value {value!r}; values: {', '.join(values)}")
-        study = record.study(candidates[0]["study"])
-        finals = [t for t in candidates if t["stage"] == "final"] or candidates
-        sign = 1 if study["mode"] == "min" else -1
-
-        def score(trial: dict[str, Any]) -> float:
-            value = final_worth(trial["metrics"], study["metric"])
-            return math.inf if value is None else sign * value
-
-        run_id = min(finals, key=score)["run_id"]
+        judge = found.study(candidates[0].study).judge
+        finals = [t for t in candidates if t.stage == "final"] or candidates
+        # Each run by the end it delivered (its final evaluation, else its last): a run missing the metric is last.
+        run_id = judge.pick((t.run_id, judge.final_worth(t.metrics)) for t in finals)
     try:
         return Path(tracker.client.download_artifacts(run_id, "checkpoint/checkpoint.pt", str(folder)))
     except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing run or artifact

@@ -21,6 +21,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter  # noqa: E402
 
+from ganbench.metrics.keys import Direction, axis_label  # noqa: E402
+
 DPI = 110
 BAND_ORDERINGS = 500
 MAX_PARAM_COLUMNS = 3
@@ -28,50 +30,6 @@ MAX_SAMPLE_COLUMNS = 4
 LOG_RATIO = 20  # max/min beyond which a linear axis squeezes the smaller values into one line
 CLIP_FENCE = 3.0  # Tukey's "far out": beyond 3 IQR from the quartiles
 IQR_BAND_SEEDS = 5  # below this many seeds the quartiles are no steadier than the extremes
-
-# Metric key -> y-axis label with its unit; keys with a feature-space suffix are in SPACE_LABELS.
-LABELS = {
-    "reverse_kl": "reverse KL (nats)",
-    "modes": "modes captured",
-    "hq_fraction": "high-quality samples (fraction)",
-}
-# Prefix -> label; the rest of the key names the feature space (fid_lenet_digits -> lenet_digits). Longer
-# prefixes first, so kid_std_ wins over kid_.
-SPACE_LABELS = {
-    "intra_fid_": "intra-class FID in {} features",
-    "intra_kid_": "intra-class KID in {} features",
-    "intra_recall_": "intra-class recall in {} features (fraction)",
-    "intra_coverage_": "intra-class coverage in {} features (fraction)",
-    "kid_std_": "KID std. dev. in {} features",
-    "is_std_": "Inception Score std. dev. in {}",
-    "modes_stacked_": "modes captured, labelled by {} (of 1000)",
-    "kl_stacked_": "KL of modes from uniform, by {} (nats)",
-    "class_accuracy_": "class accuracy by {} (fraction)",
-    "fid_": "FID in {} features",
-    "kid_": "KID in {} features",
-    "is_": "Inception Score in {}",
-    "precision_": "precision in {} features (fraction)",
-    "recall_": "recall in {} features (fraction)",
-    "density_": "density in {} features (real data ≈ 1)",  # not a fraction: unbounded above
-    "coverage_": "coverage in {} features (fraction)",
-}
-# Prefixes that qualify another key: best_fid_x is the best checkpoint's fid_x.
-QUALIFIERS = {"best_": "best {}", "final_eval_": "final evaluation: {}", "final_": "final {}"}
-
-
-def axis_label(metric: str) -> str:
-    """A y-axis label with units for a metric key (``fid_lenet_digits`` -> ``FID in lenet_digits features``);
-    an unknown key is its own label."""
-    for prefix, template in QUALIFIERS.items():
-        if metric.startswith(prefix) and len(metric) > len(prefix):
-            return template.format(axis_label(metric[len(prefix):]))
-    if metric in LABELS:
-        return LABELS[metric]
-    for prefix, template in SPACE_LABELS.items():
-        if metric.startswith(prefix) and len(metric) > len(prefix):
-            return template.format(metric[len(prefix):])
-    return metric
-
 
 # --- shared look ---------------------------------------------------------------------------------------------
 
@@ -215,13 +173,17 @@ def is_log_param(param: str, values: list[Any]) -> bool:
 
 # --- figures -----------------------------------------------------------------------------------------------------
 
-def best_so_far(series: dict[str, list[tuple[float, float]]], metric: str, mode: str, random_order: bool,
+def best_so_far(series: dict[str, list[tuple[float, float]]], metric: str, mode: Direction | str, random_order: bool,
                 path: Path) -> str:
     """Best metric so far against trials and against cumulative generator steps, per compared value.
 
     ``series[value]`` lists (generator steps used, metric) per search trial in the order they started.
     Returns what the bands mean, for the caption."""
-    pick = np.minimum.accumulate if mode == "min" else np.maximum.accumulate
+    direction = Direction(mode)
+
+    def pick(values: Any) -> Any:
+        return np.array(direction.running_best(values))
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained", sharey=True)
     rng = np.random.default_rng(0)
     colour, handles, labels, plotted = colours(list(series)), [], [], []
@@ -248,8 +210,7 @@ def best_so_far(series: dict[str, list[tuple[float, float]]], metric: str, mode:
     axes[1].set(title="by training budget", xlabel="cumulative generator steps")
     for ax in axes:
         ax.grid(alpha=0.3)
-    better = "lower" if mode == "min" else "higher"
-    fig.suptitle(fit(f"Best {axis_label(metric)} so far during the search ({better} is better)", 10, 12),
+    fig.suptitle(fit(f"Best {axis_label(metric)} so far during the search ({direction.word} is better)", 10, 12),
                  fontsize=12)
     figure_legend(fig, handles, labels)
     save(fig, path)

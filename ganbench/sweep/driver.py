@@ -33,7 +33,6 @@ from ganbench.config import resolve
 from ganbench.errors import ConfigError, DataError, GanbenchError
 from ganbench.metrics import METRICS
 from ganbench.metrics.evaluator import Evaluator
-from ganbench.metrics.image import FidelityMetric
 from ganbench.resources import search_spaces
 from ganbench.sweep.interrupts import GUARD, Interrupted
 from ganbench.sweep.lock import SweepLock
@@ -350,23 +349,23 @@ def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: s
 
 
 def _real_sides(study: Study, split_key: str) -> dict[str, Any]:
-    """Real-side statistics for every image metric, computed once in the driver (trials never write)."""
+    """The real-side statistics of every metric that needs them (``Metric.prepare_real``), computed once per study
+    in the driver and handed to every trial (trials never compute or write them)."""
     config = resolve(study.reference_config())
     split = getattr(config.eval, split_key)
+    dataset = dataset_of(config)
     sides = {}
     for name in config.eval.metrics:
-        metric = METRICS.get(name)
-        if issubclass(metric, FidelityMetric):
-            from ganbench.metrics.real import real_side  # torch-fidelity: ~2 s of imports, only when needed
-
-            sides[name] = real_side(dataset_of(config), split, metric.extractor)
+        real = METRICS.get(name).prepare_real(dataset, config, split)
+        if real is not None:
+            sides[name] = real
     return sides
 
 
 def _sentinel(study: Study, real_sides: dict[str, Any]) -> float:
     config = resolve(study.reference_config())
     worst = Evaluator(dataset_of(config), config, torch.device("cpu"), real_sides).worst()
-    return worst.get(study.metric, 1e9 if study.mode == "min" else -1e9)
+    return worst.get(study.metric, study.judge.direction.worst_sentinel())
 
 
 def _run_study(study: Study, name: str, state: dict[str, Any], store: SweepState, tracker: Tracker, parent: str,
@@ -376,8 +375,8 @@ def _run_study(study: Study, name: str, state: dict[str, Any], store: SweepState
     record = state["studies"].setdefault(study.name, {"stage": "search"})
     steps = study.steps
     real_sides = _real_sides(study, "split")
-    context = TrialContext(runs=TrialRuns(tracker, name, parent), metric=study.metric,
-                           objective=study.objective, sentinel=_sentinel(study, real_sides), cpus=study.cpu,
+    context = TrialContext(runs=TrialRuns(tracker, name, parent), judge=study.judge,
+                           sentinel=_sentinel(study, real_sides), cpus=study.cpu,
                            real_sides=real_sides, final_real_sides=_real_sides(study, "final_split"))
     max_concurrent = options.max_concurrent or study.max_concurrent
     if record["stage"] == "search" and not study.num_samples:  # no search: each value's fixed config is its pick
@@ -388,8 +387,8 @@ def _run_study(study: Study, name: str, state: dict[str, Any], store: SweepState
     if record["stage"] == "search":
         rows = run_stage(study, "search", context, store.storage, f"{name}-{study.name}-search", None, optuna_url, name,
                          steps, max_concurrent, options.resume)
-        record["search"] = summarise(rows, study, steps)
-        record["best"] = best_configs(rows, study, steps)
+        record["search"] = summarise(rows, study)
+        record["best"] = best_configs(rows, study)
         record["stage"] = "final" if study.seeds else "done"
         store.save(state)
     if record["stage"] == "final":
@@ -397,7 +396,7 @@ def _run_study(study: Study, name: str, state: dict[str, Any], store: SweepState
                    for label, config in record["best"].items() for i in range(study.seeds)]
         rows = run_stage(study, "final", context, store.storage, f"{name}-{study.name}-final", configs, optuna_url, name,
                          steps, max_concurrent, options.resume)
-        record["final"] = summarise(rows, study, steps)
+        record["final"] = summarise(rows, study)
         record["stage"] = "done"
         store.save(state)
     return format_summary(study, record)

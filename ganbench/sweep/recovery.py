@@ -17,7 +17,8 @@ from typing import Any
 from pyarrow import fs as pafs
 
 from ganbench.sweep.state import filesystem_of, join
-from ganbench.tracking.runs import OUTCOME_TAG, TRIAL_TAG, Outcome, TrialRuns
+from ganbench.tracking import record
+from ganbench.tracking.runs import Outcome, TrialRuns
 
 CHECKPOINT_FILE = "state.pt"  # what a complete checkpoint folder holds (written by the trial, then uploaded)
 NO_CHECKPOINT = ("lost: its driver was killed before Tune saved its experiment state, and no checkpoint of it "
@@ -58,15 +59,13 @@ def find_orphans(runs: TrialRuns, study: str, stage: str, known: set[str], exper
     and that were not already closed as lost, each with its newest checkpoint under ``experiment``."""
     orphans = []
     for run in runs.of_stage(study, stage):
-        tags = run.data.tags
-        trial_id, outcome = tags.get(TRIAL_TAG, ""), Outcome.of(tags.get(OUTCOME_TAG))
-        if trial_id in known or outcome is Outcome.LOST:
+        trial = record.read(run)
+        if trial.trial_id in known or trial.outcome is Outcome.LOST:
             continue
-        finished = outcome is None or not outcome.open  # an interrupted run continues like a running one
-        seed = tags.get("seed")
-        orphans.append(Orphan(trial_id=trial_id, run_id=run.info.run_id, value=tags["value"],
-                              seed=int(seed) if seed is not None else None, finished=finished,
-                              checkpoint=None if finished else latest_checkpoint(experiment, runs.attempts(run))))
+        finished = trial.outcome is None or not trial.outcome.open  # an interrupted run continues like a running one
+        orphans.append(Orphan(trial_id=trial.trial_id, run_id=trial.run_id, value=trial.value, seed=trial.seed,
+                              finished=finished,
+                              checkpoint=None if finished else latest_checkpoint(experiment, list(trial.attempts))))
     return orphans
 
 

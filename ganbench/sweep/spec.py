@@ -19,7 +19,7 @@ import itertools
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,11 @@ from ganbench.config import FIELDS, flatten, read_yaml, resolve, to_flat
 from ganbench.config.loading import parse_override
 from ganbench.config.values import number, one_of, positive_int, required
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.metrics.keys import PREFIXES as METRIC_PREFIXES
 from ganbench.resources import shipped_file
+from ganbench.sweep.budgets import BUDGETS
+from ganbench.sweep.judge import RANK_ON, Judge, objective_key
 from ganbench.sweep.references import check_references
-from ganbench.sweep.worth import RANK_ON, objective_key
 from ganbench.training.loop import metric_keys
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
@@ -44,11 +46,10 @@ STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num
 # notes: {budget: prose} for what a budget does differently from the paper beyond the protocol keys the reference
 # rows compare (reused picks, packing, optimizer), stated in the report beside the budget.
 BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets", "notes")
-# small: minutes on this machine; medium: hours in the background (a fraction of the paper); paper: the published one
-BUDGETS = ("small", "medium", "paper")
 # What every trial of a study shares, whatever value it compares: its budget (ASHA's max_t and grace period,
 # whether a trial completed) and how it is evaluated (the real-side statistics, the divergence sentinel, the
 # checkpoint a trial keeps). Values that disagree on one are refused, not silently given the first one's.
+RANK_ON_OF_OLD_STORES = "last"
 SHARED_KEYS = ("data.name", "train.steps", "eval.every", "eval.metrics", "eval.fidelity", "eval.select",
                "eval.n_samples", "eval.split", "eval.final_split", "eval.final_n_samples")
 
@@ -132,6 +133,32 @@ class Study:
         """Generator steps between evaluations, for every trial (ASHA's default grace period)."""
         return int(self.shared["eval.every"])
 
+    @property
+    def judge(self) -> Judge:
+        """The study's rules for its trials: outcome, worth, direction."""
+        return Judge.of(self)
+
+    @classmethod
+    def described(cls, description: dict[str, Any]) -> Study:
+        """The study ``describe`` wrote to a sweep's parent run, typed again (for the report: no re-validation,
+        which would need the config of the ganbench that ran it). Keys an older ganbench did not write keep their
+        defaults, except ``rank_on``: stores written before it existed judged search trials on their last
+        evaluation."""
+        known = {f.name for f in fields(cls)}
+        values = {key: value for key, value in description.items() if key in known}
+
+        def distributions(raw: dict[str, Any]) -> dict[str, Distribution]:
+            return {key: Distribution(kind, tuple(args)) for key, (kind, *args) in raw.items()}
+
+        return cls(**{
+            "fixed": {}, "scientific": {}, "num_samples": 0, "seeds": 0, **values,
+            "nuisance": distributions(description.get("nuisance") or {}),
+            "per_value": {label: distributions(space) for label, space in (description.get("per_value") or {}).items()},
+            "variants": [dict(v) for v in description.get("variants") or []],
+            "reference": list(description.get("reference") or []),
+            "rank_on": description.get("rank_on", RANK_ON_OF_OLD_STORES),
+        })
+
     def midpoint_config(self, value: dict[str, Any]) -> dict[str, Any]:
         """Dotted keys of a representative trial of ``value``: its search space at its midpoint. Used to check,
         plan and dry-run a study before any trial exists."""
@@ -147,9 +174,11 @@ class Study:
         all random, so by default a third of each value's trials, between 3 and 10, are start-up."""
         return self.n_startup_trials or min(10, max(3, self.num_samples // 3))
 
-    def space(self, value: dict[str, Any]) -> dict[str, Distribution]:
-        """The tuned parameters of one value: the shared nuisance plus its ``per_value`` extras."""
-        return {**self.nuisance, **self.per_value.get(self.label(value), {})}
+    def space(self, value: dict[str, Any] | str) -> dict[str, Distribution]:
+        """The tuned parameters of one value (its config keys, or its label): the shared nuisance plus its
+        ``per_value`` extras."""
+        label = value if isinstance(value, str) else self.label(value)
+        return {**self.nuisance, **self.per_value.get(label, {})}
 
     def config(self, value: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         """Dotted keys for one trial."""
@@ -223,7 +252,6 @@ def _config_keys(tree: Any, where: str) -> dict[str, Any]:
 
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-METRIC_PREFIXES = ("best_", "final_eval_", "final_")  # what trials add to a metric's name (ganbench.sweep.worth)
 
 
 def check_name(name: str, key: str) -> str:

@@ -18,6 +18,8 @@ from typing import Any
 from PIL import Image
 
 from ganbench.config import Config, to_flat
+from ganbench.metrics import keys
+from ganbench.tracking import record
 from ganbench.tracking.runs import Outcome, TrialRuns
 from ganbench.training import checkpoint
 from ganbench.training.final import FinalEvaluation
@@ -29,9 +31,6 @@ SAMPLE_POINTS = 1000
 # The parts of a training state that a "best checkpoint" artifact needs (no optimizer state).
 ARTIFACT_KEYS = ("format", "ganbench_version", "config", "step", "generator", "best", "best_step", "best_generator",
                  "ema_generator", "threads")
-FINAL_PREFIX = "final_eval_"  # the final evaluation's keys in MLflow, beside the run's own final_* summary
-UNREADABLE_TAG = "ganbench.unreadable_checkpoints"  # checkpoints a resumed attempt could not read
-FALLBACK_TAG = "ganbench.resumed_from"              # what it continued from instead
 
 
 class TrialLogger:
@@ -67,7 +66,7 @@ class TrialLogger:
 
     def note_unreadable_checkpoints(self, unreadable: list[str], fallback: str) -> None:
         """Tag the run with the checkpoints that could not be read and what the trial continued from."""
-        self.tracker.set_tags(self.run_id, {UNREADABLE_TAG: "; ".join(unreadable)[:4000], FALLBACK_TAG: fallback})
+        self.tracker.set_tags(self.run_id, record.unreadable_tags(unreadable, fallback))
 
     def recorded_metrics(self) -> dict[str, float]:
         """The last values a closed run logged (Tune replays such a trial after a killed driver resumes)."""
@@ -110,16 +109,18 @@ class TrialLogger:
 
     def log_final_evaluation(self, final: FinalEvaluation) -> dict[str, float]:
         """Log the final evaluation's scores (as ``final_eval_*``) and protocol; returns what was logged."""
-        scores = {FINAL_PREFIX + key: value for key, value in final.scores.items()}
+        scores = {keys.final_eval(key): value for key, value in final.scores.items()}
         self.tracker.log_metrics(self.run_id, self._not_yet_logged(scores), step=max(self.last_logged, 0))
-        self.tracker.set_tags(self.run_id, {"final_protocol": str(final.protocol)[:5000]})
+        self.tracker.set_tags(self.run_id, record.protocol_tags(final=final.protocol))
         return scores
 
-    def finish(self, result: dict[str, Any]) -> None:
+    def finish(self, result: dict[str, Any], outcome: Outcome) -> None:
+        """Log ``train``'s result, the best checkpoint and its samples, and close the run with ``outcome`` (the
+        study's judge decides it)."""
         finishing = time.perf_counter()
         # best_* went in with its evaluation; logging it again at the same step would duplicate points.
         summary = {k: v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
-                   and (not k.startswith("best_") or k == "best_step")}
+                   and (keys.prefix_of(k) != keys.BEST or k == "best_step")}
         self.tracker.log_metrics(self.run_id, self._not_yet_logged(summary), step=max(self.last_logged, 0))
         if self.best_state is not None:
             with tempfile.TemporaryDirectory() as folder:
@@ -131,8 +132,7 @@ class TrialLogger:
         self.tracker.log_metrics(self.run_id, self._not_yet_logged({"tracking_s": self.tracking_s,
                                                                      "trial_wall_s": time.perf_counter() - self.started}),
                                  step=max(self.last_logged, 0))
-        self.runs.close(self.run_id, Outcome.DIVERGED if result["diverged"] else Outcome.COMPLETED,
-                        tags={"protocol": str(result.get("protocol", {}))[:5000]})
+        self.runs.close(self.run_id, outcome, tags=record.protocol_tags(result.get("protocol", {})))
 
     def fail(self, error: BaseException) -> None:
         if not self.run_id:  # failed before its run was opened (e.g. its config did not resolve)

@@ -8,55 +8,14 @@ close runs through ``TrialRuns.close``, so a run's outcome tag and its MLflow st
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any
 
-from ganbench.tracking.store import KIND_TAG, Tracker
+from ganbench.tracking import record
+from ganbench.tracking.record import COUNTED, OUTCOME_TAG, REASON_TAG, TRIAL_TAG, Outcome
+from ganbench.tracking.store import Tracker
 
-TRIAL_TAG = "ganbench.trial_id"
-OUTCOME_TAG = "outcome"
-REASON_TAG = "failure_reason"
-ATTEMPTS_TAG = "ganbench.trial_dirs"  # the Tune trial folder of every attempt, oldest first (JSON list)
-
-
-class Outcome(str, Enum):
-    """How a trial ended, as its run's ``outcome`` tag says."""
-
-    RUNNING = "running"
-    COMPLETED = "completed"          # trained its full budget
-    STOPPED_EARLY = "stopped_early"  # cut by ASHA; its numbers so far stand
-    DIVERGED = "diverged"            # a non-finite loss; reported at the metric's finite worst value
-    FAILED = "failed"                # a config or code error; has a failure_reason
-    LOST = "lost"                    # its driver died and the resumed sweep replaced it; has a failure_reason
-    INTERRUPTED = "interrupted"      # paused by Ctrl-C or SIGTERM; `--resume` reopens it and continues it
-
-    @property
-    def open(self) -> bool:
-        """Whether the trial may still train: running, or paused until the sweep is resumed."""
-        return self in (Outcome.RUNNING, Outcome.INTERRUPTED)
-
-    @property
-    def delivered(self) -> bool:
-        """Whether the trial has numbers worth ranking (diverged and failed trials have sentinels or none)."""
-        return self in (Outcome.COMPLETED, Outcome.STOPPED_EARLY)
-
-    @property
-    def mlflow_status(self) -> str:
-        return {Outcome.RUNNING: "RUNNING", Outcome.FAILED: "FAILED", Outcome.LOST: "KILLED",
-                Outcome.INTERRUPTED: "KILLED"}.get(self, "FINISHED")
-
-    @classmethod
-    def of(cls, tag: str | None) -> Outcome | None:
-        """The outcome a tag names; None for a tag no ganbench wrote."""
-        try:
-            return cls(tag)
-        except ValueError:
-            return None
-
-
-COUNTED = (Outcome.COMPLETED, Outcome.STOPPED_EARLY, Outcome.DIVERGED, Outcome.FAILED)
+__all__ = ["COUNTED", "OUTCOME_TAG", "REASON_TAG", "TRIAL_TAG", "Outcome", "TrialRuns", "trial_run_name"]
 
 
 def trial_run_name(meta: Mapping[str, Any], trial_id: str) -> str:
@@ -79,21 +38,17 @@ class TrialRuns:
         run_id = self.find(trial_id)
         if run_id is not None:
             if self.outcome(run_id) is Outcome.INTERRUPTED:
-                self.tracker.set_tags(run_id, {OUTCOME_TAG: Outcome.RUNNING.value})
+                self.tracker.set_tags(run_id, record.outcome_tags(Outcome.RUNNING))
             if not self.closed(run_id):
                 self.tracker.client.update_run(run_id, status="RUNNING")
             return run_id, self.tracker.last_step(run_id)
-        tags = {TRIAL_TAG: trial_id, KIND_TAG: "trial", "mlflow.parentRunId": self.parent_run_id,
-                "sweep": self.sweep, "study": meta["study"], "value": meta["value"], "stage": meta["stage"],
-                OUTCOME_TAG: Outcome.RUNNING.value}
-        if seed is not None:
-            tags["seed"] = str(seed)
+        tags = record.trial_tags(self.sweep, self.parent_run_id, trial_id, meta, seed)
         run = self.tracker.client.create_run(self.tracker.experiment_id, run_name=trial_run_name(meta, trial_id),
                                              tags=tags)
         return run.info.run_id, -1
 
     def outcome(self, run_id: str) -> Outcome | None:
-        return Outcome.of(self.tracker.client.get_run(run_id).data.tags.get(OUTCOME_TAG, Outcome.RUNNING.value))
+        return record.outcome_of(self.tracker.client.get_run(run_id))
 
     def closed(self, run_id: str) -> bool:
         """Whether the run's outcome was recorded (anything but running or interrupted)."""
@@ -102,9 +57,7 @@ class TrialRuns:
 
     def of_stage(self, study: str, stage: str, outcome: Outcome | None = None) -> list[Any]:
         """The runs of one study's stage (with ``outcome`` only, if given)."""
-        query = f"tags.`{KIND_TAG}` = 'trial' and tags.study = '{study}' and tags.stage = '{stage}'"
-        if outcome is not None:
-            query += f" and tags.`{OUTCOME_TAG}` = '{outcome.value}'"
+        query = record.query(study=study, stage=stage, outcome=outcome)
         return self.tracker.client.search_runs([self.tracker.experiment_id], filter_string=query, max_results=5000)
 
     def record_attempt(self, run_id: str, trial_dir: str) -> list[str]:
@@ -114,12 +67,12 @@ class TrialRuns:
         attempts = self.attempts(self.tracker.client.get_run(run_id))
         if trial_dir not in attempts:
             attempts.append(trial_dir)
-            self.tracker.set_tags(run_id, {ATTEMPTS_TAG: json.dumps(attempts)})
+            self.tracker.set_tags(run_id, record.attempts_tag(attempts))
         return attempts
 
     @staticmethod
     def attempts(run: Any) -> list[str]:
-        return json.loads(run.data.tags.get(ATTEMPTS_TAG, "[]"))
+        return record.attempts_of(run)
 
     def close_left_open(self, study: str, stage: str, reason: str) -> list[str]:
         """Close as LOST, with ``reason``, every run of this study's stage still open; returns their trial ids.
@@ -128,22 +81,18 @@ class TrialRuns:
         lost = self.of_stage(study, stage, Outcome.RUNNING) + self.of_stage(study, stage, Outcome.INTERRUPTED)
         for run in lost:
             self.close(run.info.run_id, Outcome.LOST, reason=reason)
-        return [run.data.tags.get(TRIAL_TAG, "") for run in lost]
+        return [record.trial_id_of(run) for run in lost]
 
     def pause_open(self) -> list[str]:
         """Close every run of this sweep that is still running as interrupted (Ctrl-C, SIGTERM): not finished
         and not lost, so that ``--resume`` reopens and continues it. Returns their run ids."""
-        query = (f"tags.`{KIND_TAG}` = 'trial' and tags.sweep = '{self.sweep}' "
-                 f"and tags.`{OUTCOME_TAG}` = '{Outcome.RUNNING.value}'")
+        query = record.query(sweep=self.sweep, outcome=Outcome.RUNNING)
         runs = self.tracker.client.search_runs([self.tracker.experiment_id], filter_string=query, max_results=5000)
         for run in runs:
             self.close(run.info.run_id, Outcome.INTERRUPTED)
         return [run.info.run_id for run in runs]
 
-    def close(self, run_id: str, outcome: Outcome, reason: str = "", tags: Mapping[str, Any] | None = None) -> None:
+    def close(self, run_id: str, outcome: Outcome, reason: str = "", tags: Mapping[str, str] | None = None) -> None:
         """Record the outcome (and, for a failure, its reason) and end the run with the matching status."""
-        recorded = {**(tags or {}), OUTCOME_TAG: outcome.value}
-        if reason:
-            recorded[REASON_TAG] = reason[:4000]
-        self.tracker.set_tags(run_id, recorded)
+        self.tracker.set_tags(run_id, {**(tags or {}), **record.outcome_tags(outcome, reason)})
         self.tracker.finish(run_id, outcome.mlflow_status)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 from ganbench.report.build import leaderboard_table
+from ganbench.sweep.spec import Study
 
-STUDY = {"name": "s", "metric": "modes", "mode": "max", "values": ["hinge", "non_saturating"],
-         "scientific": {"loss.name": ["hinge", "non_saturating"]}, "rank_on": "best"}
+STUDY = Study.described({"name": "s", "metric": "modes", "mode": "max", "values": ["hinge", "non_saturating"],
+         "scientific": {"loss.name": ["hinge", "non_saturating"]}, "rank_on": "best"})
 
 
 def row(value: str, finals: list[float]) -> dict:

@@ -25,23 +25,23 @@ ROWS = [row("steady", "hinge", STEPS, last=0.5, best=0.5), row("noisy", "hinge",
 
 @pytest.mark.parametrize(("rank_on", "winner"), [("best", "noisy"), ("last", "steady")])
 def test_best_config_is_judged_on_the_study_objective(rank_on, winner):
-    assert best_configs(ROWS, replace(STUDY, rank_on=rank_on), STEPS)["hinge"]["name"] == winner
+    assert best_configs(ROWS, replace(STUDY, rank_on=rank_on))["hinge"]["name"] == winner
 
 
 def test_full_budget_trials_rank_before_stopped_ones_and_failures_never_win():
     rows = [row("stopped", "hinge", 10, last=0.1, best=0.1), row("full", "hinge", STEPS, last=0.9, best=0.9),
             row("diverged", "hinge", 20, last=0.0, best=0.0, diverged=1.0),
             {**row("failed", "non_saturating", 0, last=0.0, best=0.0), "error": "RuntimeError('boom')"}]
-    assert best_configs(rows, STUDY, STEPS) == {"hinge": {"name": "full"}}
+    assert best_configs(rows, STUDY) == {"hinge": {"name": "full"}}
 
 
 def test_a_trial_without_a_selected_checkpoint_is_judged_on_its_last_evaluation():
     rows = [{**row("plain", "hinge", STEPS, last=0.7, best=0.0), "metrics": {"step": STEPS, "reverse_kl": 0.7}}]
-    assert best_configs(rows, STUDY, STEPS) == {"hinge": {"name": "plain"}}
-    assert summarise(rows, STUDY, STEPS)["hinge"]["values"] == [0.7]
+    assert best_configs(rows, STUDY) == {"hinge": {"name": "plain"}}
+    assert summarise(rows, STUDY)["hinge"]["values"] == [0.7]
 
 
 def test_summary_counts_outcomes_and_keeps_the_judged_values():
-    table = summarise(ROWS + [row("cut", "hinge", 10, last=1.5, best=1.2)], STUDY, STEPS)["hinge"]
+    table = summarise(ROWS + [row("cut", "hinge", 10, last=1.5, best=1.2)], STUDY)["hinge"]
     assert (table["completed"], table["stopped_early"], table["diverged"], table["failed"]) == (2, 1, 0, 0)
     assert sorted(table["values"]) == pytest.approx([0.3, 0.5, 1.2])

@@ -11,13 +11,13 @@ import torch
 from ray import tune
 from ray.tune.experiment import Trial
 
+from ganbench.metrics.keys import Direction
 from ganbench.sweep.interrupts import GUARD
+from ganbench.sweep.judge import Judge
 from ganbench.sweep.recovery import run_identity
-from ganbench.sweep.results import outcome
 from ganbench.sweep.spec import Study
 from ganbench.sweep.trial import ARTIFACT_KEYS
 from ganbench.sweep.tuner.trainable import STATE_FILE, split_trial_config
-from ganbench.sweep.worth import worth
 from ganbench.tracking.runs import Outcome, TrialRuns
 from ganbench.training import checkpoint
 
@@ -25,8 +25,14 @@ from ganbench.training import checkpoint
 class TrackingCallback(tune.Callback):
     """Closes child runs from the driver: ASHA-stopped trials may never reach their own ``finally``."""
 
-    def __init__(self, runs: TrialRuns, max_steps: int) -> None:
-        self.runs, self.max_steps = runs, max_steps
+    def __init__(self, runs: TrialRuns, judge: Judge) -> None:
+        self.runs, self.judge = runs, judge
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A sweep resumed by a newer ganbench unpickles the callback its driver started with (which kept max_steps).
+        if "judge" not in state:
+            state["judge"] = Judge("", Direction.MIN, steps=state.pop("max_steps", 0))
+        self.__dict__.update(state)
 
     def _close(self, trial: Trial, outcome: Outcome) -> None:
         run_id = self.runs.find(run_identity(trial.trial_id, split_trial_config(trial.config)[1]))
@@ -48,13 +54,12 @@ class TrackingCallback(tune.Callback):
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         if GUARD.requested:  # Tune stops every trial when interrupted: they are paused, not ended
             return
-        step = (trial.last_result or {}).get("step", 0)
-        self._close(trial, Outcome.STOPPED_EARLY if step < self.max_steps else Outcome.COMPLETED)
+        self._close(trial, self.judge.outcome(trial.last_result or {}))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         if GUARD.requested:
             return
-        self._close(trial, Outcome.FAILED)
+        self._close(trial, self.judge.outcome(trial.last_result or {}, error=True))
 
 
 class ProgressTable(tune.Callback):
@@ -64,6 +69,7 @@ class ProgressTable(tune.Callback):
 
     def __init__(self, study: Study, stage: str, planned: int, every_s: float = 10.0) -> None:
         self.study, self.stage, self.planned, self.every_s = study, stage, planned, every_s
+        self.judge = study.judge
         # Search trials are judged on the study's objective; final reruns end on a fresh final evaluation.
         self.shown = study.objective if stage == "search" else study.metric
         self.start = time.time()  # wall clock: a resumed driver unpickles this
@@ -75,13 +81,14 @@ class ProgressTable(tune.Callback):
         # A sweep resumed by a newer ganbench unpickles the table its driver started with.
         self.__dict__.update({"planned": 0, "start": time.time(), "last_running": [], "ended_count": 0,
                               "ended_order": {}, "show_ended": 3, "last_print": 0.0, "last_seen": "", **state})
+        if "judge" not in self.__dict__:
+            self.judge = self.study.judge
 
     def describe(self, trial: Trial) -> str:
         config, meta = split_trial_config(trial.config)
         result = trial.last_result or {}
-        metric = worth(result, self.study.metric, self.study.rank_on, self.stage)
-        keys = {**self.study.nuisance, **self.study.per_value.get(meta["value"], {})}
-        tuned = {key: config[key] for key in keys if key in config}
+        metric = self.judge.worth(result, self.stage)
+        tuned = {key: config[key] for key in self.study.space(meta["value"]) if key in config}
         if self.stage == "final":  # every seed of a value reruns the same best config
             tuned = {"seed": config.get("seed")}
         params = " ".join(f"{key.rsplit('.', 1)[-1]}={value:.3g}" if isinstance(value, float)
@@ -125,22 +132,21 @@ class ProgressTable(tune.Callback):
         lines = [f"[{self.study.name} {self.stage}] {len(ended)}/{self.planned} ended, {len(running)} running, "
                  f"{waiting} waiting; {format_seconds(time.time() - self.start)} so far, {self.eta(trials)}"]
         per_value = self.planned // max(1, len(self.study.values()))
-        better = min if self.study.mode == "min" else max
         for label in (self.study.label(v) for v in self.study.values()):
             mine = [t for t in trials if split_trial_config(t.config)[1]["value"] == label]
-            scores = [w for t in mine if t.status == "TERMINATED"
-                      and isinstance(w := worth(t.last_result or {}, self.study.metric, self.study.rank_on,
-                                                self.stage), float)]
-            best = f"best so far: {self.shown} {better(scores):.4g}" if scores else ""
+            # Only trials that delivered: a diverged or failed trial's sentinel is no "best so far".
+            scores = [w for t in mine if t.status == "TERMINATED" and self.judge.counts(self.ended_as(t))
+                      and (w := self.judge.worth(t.last_result or {}, self.stage)) is not None]
+            best = f"best so far: {self.shown} {self.judge.best(scores):.4g}" if scores else ""
             lines.append(f"  {label:<24} {sum(t in ended for t in mine)}/{per_value} ended, "
                          f"{sum(t in running for t in mine)} running  {best}".rstrip())
         lines += [f"  running  {self.describe(t)}" for t in running]
         last = sorted(ended, key=lambda t: self.ended_order[t.trial_id])[-self.show_ended:]
-        lines += [f"  ended    {self.describe(t)}  ({self.outcome_of(t)})" for t in last]
+        lines += [f"  ended    {self.describe(t)}  ({self.ended_as(t).value})" for t in last]
         return lines
 
-    def outcome_of(self, trial: Trial) -> str:
-        return outcome({"metrics": trial.last_result or {}, "error": trial.status == "ERROR"}, self.study.steps).value
+    def ended_as(self, trial: Trial) -> Outcome:
+        return self.judge.outcome(trial.last_result or {}, error=trial.status == "ERROR")
 
 
 def format_seconds(seconds: float) -> str:

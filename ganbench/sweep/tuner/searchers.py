@@ -21,7 +21,6 @@ from ganbench.sweep.recovery import (
     adopted_meta,
     find_orphans,
 )
-from ganbench.sweep.results import outcome
 from ganbench.sweep.spec import Distribution, Study
 from ganbench.sweep.tuner.trainable import META
 from ganbench.tracking.runs import TRIAL_TAG, Outcome, TrialRuns
@@ -123,7 +122,7 @@ class DispatchingSearcher(Recovering, Searcher):
 
     def __init__(self, study: Study, storage_url: str, sweep: str, runs: TrialRuns | None = None,
                  experiment: str = "") -> None:
-        Searcher.__init__(self, metric=study.objective, mode=study.mode)
+        Searcher.__init__(self, metric=study.objective, mode=study.judge.direction.value)
         Recovering.__init__(self, study, "search", runs, experiment)
         self.values = {study.label(v): v for v in study.values()}
         self.storage_url = storage_url
@@ -238,7 +237,7 @@ class DispatchingSearcher(Recovering, Searcher):
         # (failed ones report the sentinel), so the state comes from the trial's outcome: failed -> FAIL,
         # stopped by ASHA -> PRUNED (Optuna keeps its last objective as an intermediate value), completed ->
         # COMPLETE, diverged -> COMPLETE at the metric's documented worst value.
-        state = OPTUNA_STATE[outcome({"metrics": result or {}, "error": error or result is None}, self.study.steps)]
+        state = OPTUNA_STATE[self.study.judge.outcome(result or {}, error=error or result is None)]
         if trial_id in self.told_here:  # continues an orphan: its Optuna trial is told by number
             value = (result or {}).get(self.metric) if state is TrialState.COMPLETE else None
             self._tell(label, self.told_here.pop(trial_id), value, state)

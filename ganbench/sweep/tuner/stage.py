@@ -83,7 +83,7 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
             name=experiment, storage_path=storage, verbose=0,
             failure_config=tune.FailureConfig(max_failures=2),  # worker crashes; code errors never get here
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[TrackingCallback(context.runs, max_steps), ProgressTable(study, stage, planned)]))
+            callbacks=[TrackingCallback(context.runs, context.judge), ProgressTable(study, stage, planned)]))
     with GUARD.graceful(stop_tune):  # Ctrl-C or SIGTERM: Tune saves its state, stops trials, raises Interrupted
         results = tuner.fit()
     # Every trial Tune knows has ended. What is still open belongs to trials a killed driver started after Tune's

@@ -15,9 +15,10 @@ import torch
 from ray import tune
 
 from ganbench.config import flatten, resolve
+from ganbench.metrics import keys
+from ganbench.sweep.judge import Judge, with_objective
 from ganbench.sweep.recovery import latest_checkpoint, run_identity
 from ganbench.sweep.trial import TrialLogger
-from ganbench.sweep.worth import with_objective
 from ganbench.tracking.runs import TrialRuns
 from ganbench.training import checkpoint
 from ganbench.training.final import final_evaluation
@@ -32,8 +33,7 @@ class TrialContext:
     """What every trial receives through the object store (works on a multi-node cluster)."""
 
     runs: TrialRuns  # the sweep's MLflow child runs
-    metric: str
-    objective: str   # the key trials are judged on: ``best_<metric>`` or ``metric`` (Study.objective)
+    judge: Judge     # the study's rules: its metric, objective (``best_<metric>`` or ``metric``) and outcomes
     sentinel: float  # the metric's finite worst value, reported by failed trials
     cpus: float
     real_sides: dict[str, Any]
@@ -55,11 +55,12 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
     flat, meta = split_trial_config(params)
     trial_id = run_identity(tune.get_context().get_trial_id(), meta)
     logger = TrialLogger(context.runs, trial_id, meta)
+    judge = context.judge
 
     def deliver(metrics: dict[str, float], saved: tune.Checkpoint | None = None) -> None:
         """Every result this trial gives Tune, fresh or replayed from MLflow, passes the one objective rule."""
-        result = with_objective({**metrics, "stage_final": float(meta["stage"] == "final")}, context.metric,
-                                context.objective)
+        result = with_objective({**metrics, "stage_final": float(meta["stage"] == "final")}, judge.metric,
+                                judge.objective)
         tune.report(result, checkpoint=saved)
     try:
         config = resolve(flat)
@@ -102,14 +103,15 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         if meta["stage"] == "final" and not result["diverged"] and logger.best_state is not None:
             final = final_evaluation(logger.best_state, config, context.final_real_sides, device=device)
             scores = logger.log_final_evaluation(final)
-            ended = {context.metric: result[f"final_{context.metric}"]} if f"final_{context.metric}" in result else {}
+            last = keys.final(judge.metric)
+            ended = {judge.metric: result[last]} if last in result else {}
             deliver({**scores, "step": result["steps"], **ended})  # a missing metric is left out, never scored 0
-        logger.finish(result)
+        logger.finish(result, judge.outcome(result))
     except Exception as exc:  # noqa: BLE001 - every exception raised here is a config or code error
         # Config and code errors fail the trial at once: reported, never retried. Worker crashes
         # (the process dying, a lost node) never reach this line, so Ray's FailureConfig retries those.
         logger.fail(exc)
-        deliver({"failed": 1.0, "step": 0, context.metric: context.sentinel, context.objective: context.sentinel})
+        deliver({"failed": 1.0, "step": 0, judge.metric: context.sentinel, judge.objective: context.sentinel})
 
 
 def newest_state(checkpoints: list[tune.Checkpoint | None]) -> tuple[dict[str, Any] | None, list[str]]:
