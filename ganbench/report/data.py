@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from ganbench.errors import GanbenchError
+from ganbench.sweep.judge import Judge
 from ganbench.sweep.spec import Study
-from ganbench.tracking.record import Outcome, TrialRecord, is_trial, read
-from ganbench.tracking.store import KIND_TAG, SWEEP_TAG, Tracker
+from ganbench.tracking.record import TrialRecord, is_trial, read
+from ganbench.tracking.store import Tracker
 
 
 @dataclass
@@ -38,27 +39,22 @@ def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
         raise GanbenchError(f"no sweep {name!r}: no MLflow store at {tracking_uri} (run `ganbench sweep` first, "
                             "or pass the store it used with --tracking-uri)")
     tracker = Tracker(tracking_uri, f"ganbench/{name}")
-    experiment = tracker.client.get_experiment_by_name(tracker.experiment)
-    if experiment is None:
-        names = [e.name.removeprefix("ganbench/") for e in tracker.client.search_experiments()
-                 if e.name.startswith("ganbench/")]
-        raise GanbenchError(f"no sweep {name!r} in {tracking_uri}; sweeps there: {', '.join(sorted(names)) or 'none'}")
-    tracker.experiment_id = experiment.experiment_id
-    runs = tracker.client.search_runs([experiment.experiment_id], max_results=5000)
-    parents = [r for r in runs if r.data.tags.get(KIND_TAG) == "sweep" and r.data.tags.get(SWEEP_TAG) == name]
+    if not tracker.open_existing():
+        names = tracker.sweep_names()
+        raise GanbenchError(f"no sweep {name!r} in {tracking_uri}; sweeps there: {', '.join(names) or 'none'}")
+    runs = tracker.runs()
+    parents = [r for r in runs if tracker.is_parent(r, name)]
     if not parents:
         raise GanbenchError(f"sweep {name!r} has no parent run in {tracking_uri}")
     parent = parents[0]
     with tempfile.TemporaryDirectory() as folder:
-        path = tracker.client.download_artifacts(parent.info.run_id, "search_space/studies.json", folder)
-        studies = [Study.described(d) for d in json.loads(Path(path).read_text())]
+        path = tracker.download(parent.info.run_id, "search_space/studies.json", folder)
+        studies = [Study.described(d) for d in json.loads(path.read_text())]
         benchmark = {}
-        if "search_space/benchmark.json" in {a.path for a in tracker.client.list_artifacts(parent.info.run_id,
-                                                                                             "search_space")}:
-            path = tracker.client.download_artifacts(parent.info.run_id, "search_space/benchmark.json", folder)
-            benchmark = json.loads(Path(path).read_text())
+        if "search_space/benchmark.json" in tracker.artifact_paths(parent.info.run_id, "search_space"):
+            benchmark = json.loads(tracker.download(parent.info.run_id, "search_space/benchmark.json", folder).read_text())
     sweep = SweepRecord(name, tracker, {"run_id": parent.info.run_id, "params": dict(parent.data.params),
-                                        "tags": dict(parent.data.tags), "start_time": parent.info.start_time},
+                                        "start_time": parent.info.start_time},
                         studies, benchmark=benchmark)
     sweep.trials = sorted((read(run) for run in runs if is_trial(run)),
                           key=lambda t: t.start_time or 0)
@@ -66,15 +62,14 @@ def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
 
 
 def curve(record: SweepRecord, run_id: str, key: str) -> list[tuple[int, float]]:
-    return sorted((m.step, m.value) for m in record.tracker.client.get_metric_history(run_id, key))
+    return record.tracker.history(run_id, key)
 
 
 def best_sample_image(record: SweepRecord, run_id: str, folder: Path) -> Path | None:
     """The sample grid of a run's best generator (``samples/best.png``), if the run logged one."""
-    client = record.tracker.client
-    if "samples/best.png" not in {a.path for a in client.list_artifacts(run_id, "samples")}:
+    if "samples/best.png" not in record.tracker.artifact_paths(run_id, "samples"):
         return None
-    return Path(client.download_artifacts(run_id, "samples/best.png", str(folder)))
+    return record.tracker.download(run_id, "samples/best.png", folder)
 
 
 def pull_checkpoint(reference: str, tracking_uri: str, folder: Path) -> Path:
@@ -87,15 +82,16 @@ def pull_checkpoint(reference: str, tracking_uri: str, folder: Path) -> Path:
         if which != "best":
             raise GanbenchError(f"{reference}: expected SWEEP:VALUE:best")
         found = load_sweep_record(sweep, tracking_uri)
-        candidates = [t for t in found.trials if t.value == value and t.outcome is Outcome.COMPLETED]
+        candidates = [t for t in found.trials if t.value == value and Judge.counts(t.outcome)]
         if not candidates:
             values = sorted({t.value for t in found.trials})
-            raise GanbenchError(f"{reference}: no completed run for value {value!r}; values: {', '.join(values)}")
+            raise GanbenchError(f"{reference}: no run of value {value!r} delivered numbers (completed or stopped "
+                                f"early); values: {', '.join(values)}")
         judge = found.study(candidates[0].study).judge
         finals = [t for t in candidates if t.stage == "final"] or candidates
         # Each run by the end it delivered (its final evaluation, else its last): a run missing the metric is last.
         run_id = judge.pick((t.run_id, judge.final_worth(t.metrics)) for t in finals)
     try:
-        return Path(tracker.client.download_artifacts(run_id, "checkpoint/checkpoint.pt", str(folder)))
+        return tracker.download(run_id, "checkpoint/checkpoint.pt", folder)
     except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a missing run or artifact
         raise GanbenchError(f"{reference}: no checkpoint artifact in {tracking_uri} ({type(exc).__name__})") from None

@@ -29,6 +29,7 @@ from ganbench.config.loading import parse_override
 from ganbench.config.values import number, one_of, positive_int, required
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
 from ganbench.metrics.keys import PREFIXES as METRIC_PREFIXES
+from ganbench.metrics.keys import Direction
 from ganbench.resources import shipped_file
 from ganbench.sweep.budgets import BUDGETS
 from ganbench.sweep.judge import RANK_ON, Judge, objective_key
@@ -276,9 +277,7 @@ def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") ->
             raise ConfigError(f"{where}metric", f"{metric!r} names a reported key ({prefix}...), not a metric: give "
                                                 f"metric: {metric.removeprefix(prefix)} (trials are judged on their "
                                                 "best checkpoint by default; rank_on: last judges their last evaluation)")
-    mode = required(tree, "mode", where)
-    if mode not in ("min", "max"):
-        raise ConfigError(f"{where}mode", f"invalid value {mode!r}; available: max, min")
+    mode = one_of(required(tree, "mode", where), sorted(d.value for d in Direction), f"{where}mode")
     fixed = _config_keys(tree.get("fixed", {}), f"{where}fixed")
     raw_scientific = required(tree, "scientific", where)
     variants: list[dict[str, Any]] = []

@@ -138,6 +138,37 @@ class Tracker:
                                             tags={SWEEP_TAG: sweep, KIND_TAG: "sweep", **tags}).info.run_id
         return run_id
 
+    def open_existing(self) -> bool:
+        """Point at this tracker's experiment if the store holds it (creating nothing); whether it does."""
+        experiment = self.client.get_experiment_by_name(self.experiment)
+        if experiment is not None:
+            self.experiment_id = experiment.experiment_id
+        return experiment is not None
+
+    def sweep_names(self) -> list[str]:
+        """The sweeps whose experiments this store holds."""
+        return sorted(e.name.removeprefix("ganbench/") for e in self.client.search_experiments()
+                      if e.name.startswith("ganbench/"))
+
+    def runs(self) -> list[Any]:
+        """Every run of this tracker's experiment (``mlflow.entities.Run``)."""
+        return self.client.search_runs([self.experiment_id], max_results=5000)
+
+    @staticmethod
+    def is_parent(run: Any, sweep: str) -> bool:
+        """Whether ``run`` is the parent run of ``sweep``."""
+        return run.data.tags.get(KIND_TAG) == "sweep" and run.data.tags.get(SWEEP_TAG) == sweep
+
+    def artifact_paths(self, run_id: str, folder: str) -> set[str]:
+        return {a.path for a in self.client.list_artifacts(run_id, folder)}
+
+    def download(self, run_id: str, path: str, folder: str | Path) -> Path:
+        return Path(self.client.download_artifacts(run_id, path, str(folder)))
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """A metric's logged values as (step, value), in step order."""
+        return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
+
     def metrics(self, run_id: str) -> dict[str, float]:
         return dict(self.client.get_run(run_id).data.metrics)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ganbench.report.build import (
     value_names,
 )
 from ganbench.report.data import load_sweep_record
+from ganbench.sweep.spec import Study
 from ganbench.tracking.store import default_tracking_uri
 
 pytestmark = pytest.mark.slow
@@ -43,8 +45,8 @@ def test_leaderboard_ranks_as_the_stored_metrics_dictate(ci_sweep, ci_report):
     record = load_sweep_record(ci_sweep, default_tracking_uri())
     finals = {}
     for trial in record.trials:
-        if trial["stage"] == "final":
-            finals.setdefault(trial["value"], []).append(trial["metrics"]["final_eval_reverse_kl"])
+        if trial.stage == "final":
+            finals.setdefault(trial.value, []).append(trial.metrics["final_eval_reverse_kl"])
     means = {value: sum(v) / len(v) for value, v in finals.items()}
     table = [line for line in (ci_report / "README.md").read_text().splitlines() if re.match(r"\| \d+ \| \w", line)]
     ranked = [(line.split("|")[2].strip(), float(line.split("|")[3].split("±")[0])) for line in table]
@@ -58,23 +60,26 @@ def test_leaderboard_ranks_as_the_stored_metrics_dictate(ci_sweep, ci_report):
 def test_search_column_shows_what_the_search_judged_trials_on(ci_sweep):
     record = load_sweep_record(ci_sweep, default_tracking_uri())
     study = record.studies[0]
-    assert study["rank_on"] == "best"
+    assert study.rank_on == "best"
     for row in leaderboard(record, study):
-        judged = [t["metrics"]["best_reverse_kl"] for t in record.trials if t["value"] == row["value"]
-                  and t["stage"] == "search" and t["outcome"] in ("completed", "stopped_early")]
+        judged = [t.metrics["best_reverse_kl"] for t in record.trials if t.value == row["value"]
+                  and t.stage == "search" and t.outcome.value in ("completed", "stopped_early")]
         assert row["best_single"] == pytest.approx(min(judged))
-    lasts = {t["metrics"]["final_reverse_kl"] for t in record.trials if t["stage"] == "search"}
-    assert {row["best_single"] for row in leaderboard(record, {**study, "rank_on": "last"})} <= lasts
+    lasts = {t.metrics["final_reverse_kl"] for t in record.trials if t.stage == "search"}
+    assert {row["best_single"] for row in leaderboard(record, replace(study, rank_on="last"))} <= lasts
 
 
 def test_plotted_search_values_are_the_tables_values(ci_sweep):
     """The "best so far" figure plots what the table's search column shows: each trial as the search judged it."""
     record = load_sweep_record(ci_sweep, default_tracking_uri())
     study = record.studies[0]
-    rows = leaderboard(record, study)
-    series = search_series(record, study, rows)
-    for row in rows:
-        assert min(value for _, value in series[row["value"]]) == row["best_single"]
+    series = search_series(record, study, leaderboard(record, study))
+    # Read from the store directly: each search trial that delivered, at its steps, judged on its best checkpoint.
+    stored = {}
+    for t in record.trials:
+        if t.stage == "search" and t.outcome.value in ("completed", "stopped_early"):
+            stored.setdefault(t.value, []).append((t.metrics["step"], t.metrics["best_reverse_kl"]))
+    assert series == stored and all(stored.values())
 
 
 def test_report_reaches_the_sweeps_parent_run_in_mlflow(ci_sweep, ci_report, capsys):
@@ -95,19 +100,27 @@ def test_report_reaches_the_sweeps_parent_run_in_mlflow(ci_sweep, ci_report, cap
     assert "mlflow ui --backend-store-uri sqlite:///" in printed
 
 
+def described(**keys) -> Study:
+    """A study as the report rebuilds it from a parent run's studies.json."""
+    return Study.described({"name": "s", "metric": "fid", "mode": "min", **keys})
+
+
 def test_labels_name_their_keys():
-    study = {"scientific": {"loss.name": ["hinge"], "model.pack": [1, 2]}, "values": ["hinge,1", "hinge,2"]}
+    study = described(scientific={"loss.name": ["hinge"], "model.pack": [1, 2]}, values=["hinge,1", "hinge,2"])
     assert value_names(study) == {"hinge,1": "loss.name=hinge, model.pack=1", "hinge,2": "loss.name=hinge, model.pack=2"}
-    variants = {"scientific": {"loss.name": ["hinge", "wasserstein"], "loss.penalty": ["gradient_penalty"]},
-                "variants": [{"loss.name": "hinge"}, {"loss.name": "wasserstein", "loss.penalty": "gradient_penalty"}],
-                "values": ["hinge", "wasserstein,gradient_penalty"]}
+    variants = described(scientific={"loss.name": ["hinge", "wasserstein"], "loss.penalty": ["gradient_penalty"]},
+                         variants=[{"loss.name": "hinge"},
+                                   {"loss.name": "wasserstein", "loss.penalty": "gradient_penalty"}],
+                         values=["hinge", "wasserstein,gradient_penalty"])
     assert value_names(variants)["wasserstein,gradient_penalty"] == "loss.name=wasserstein, loss.penalty=gradient_penalty"
-    assert value_names({"scientific": {"loss.name": ["hinge"]}, "values": ["hinge"]}) == {"hinge": "hinge"}
+    assert value_names(described(scientific={"loss.name": ["hinge"]}, values=["hinge"])) == {"hinge": "hinge"}
 
 
 def test_protocol_and_command_read_as_prose_without_machine_paths(tmp_path, monkeypatch):
-    text = readable_protocol("{'modes2d': {'n_fake': 2500, 'high_quality_stds': 3.0, 'dataset': 'ring8'}}")
-    assert text == "`modes2d`: n fake 2500, high quality stds 3.0, dataset ring8" and "{" not in text
+    for stored in ("{'modes2d': {'n_fake': 2500, 'high_quality_stds': 3.0, 'dataset': 'ring8'}}",  # older stores
+                   '{"modes2d": {"n_fake": 2500, "high_quality_stds": 3.0, "dataset": "ring8"}}'):
+        text = readable_protocol(stored)
+        assert text == "`modes2d`: n fake 2500, high quality stds 3.0, dataset ring8" and "{" not in text
     monkeypatch.chdir(tmp_path)
     command = portable_command(f"ganbench sweep {tmp_path}/sweeps/a.yaml --storage /mnt/nfs/x "
                                "--name b /opt/repo/search_spaces/benchmarks/ring8_pacgan.yaml")
@@ -168,8 +181,8 @@ def test_sample_and_evaluate_pull_checkpoints_from_mlflow(ci_sweep, tmp_path, ca
     target = tmp_path / "best.npy"
     assert main(["sample", f"{ci_sweep}:hinge:best", "--n", "6", "--out", str(target)]) == 0
     assert np.load(target).shape == (6, 2)
-    run_id = next(t["run_id"] for t in load_sweep_record(ci_sweep, default_tracking_uri()).trials
-                  if t["outcome"] == "completed")
+    run_id = next(t.run_id for t in load_sweep_record(ci_sweep, default_tracking_uri()).trials
+                  if t.outcome.value == "completed")
     capsys.readouterr()
     assert main(["evaluate", "--run-id", run_id, "--n", "300", "--json"]) == 0
     assert '"reverse_kl"' in capsys.readouterr().out
@@ -189,7 +202,7 @@ def _rows(groups: dict[str, list[float]]) -> list[dict]:
 
 
 def test_baseline_question_is_answered_with_effect_sizes():
-    study = {"metric": "fid", "mode": "min", "baseline": "ns"}
+    study = described(metric="fid", mode="min", baseline="ns")
     baseline = [10.0, 10.5, 9.5, 10.2, 9.8, 10.1]
     lines = baseline_lines(_rows({"ns": baseline, "good": [x - 3 for x in baseline], "same": [x + 0.01 for x in baseline],
                                   "bad": [x + 4 for x in baseline]}), study)
@@ -199,26 +212,16 @@ def test_baseline_question_is_answered_with_effect_sizes():
     assert "| -3 |" in table["good"]
     assert lines[-1].startswith("**Yes**: `good` beat `ns`")
     # Higher-is-better metrics flip the direction; nothing better gives a plain "No".
-    study = {"metric": "modes", "mode": "max", "baseline": "ns"}
+    study = described(metric="modes", mode="max", baseline="ns")
     lines = baseline_lines(_rows({"ns": baseline, "low": [x - 3 for x in baseline]}), study)
     assert lines[-1] == ("**No**: no value beats `ns` at Holm-corrected α 0.05 with 6 seeds per value; "
                          "`low` is detectably worse.")
 
 
 def test_baseline_question_without_any_testable_difference_says_so():
-    study = {"metric": "modes", "mode": "max", "baseline": "ns"}
+    study = described(metric="modes", mode="max", baseline="ns")
     lines = baseline_lines(_rows({"ns": [8.0, 8.0, 8.0], "pack2": [8.0, 8.0, 8.0]}), study)
     assert lines[-1].startswith("**Cannot be tested**")
-
-
-def test_metric_vs_params_draws_choice_parameters_on_a_categorical_axis(tmp_path):
-    from ganbench.report.plots import metric_vs_params
-
-    points = {"hinge": [({"model.d_norm": "batch", "optim.lr_g": 1e-3}, 40.0),
-                        ({"model.d_norm": "none", "optim.lr_g": 1e-4}, 55.0)],
-              "wgan_gp": [({"optim.lr_g": 3e-4}, 21.0)]}
-    metric_vs_params(points, ["model.d_norm", "optim.lr_g"], "fid", tmp_path / "params.png")
-    assert (tmp_path / "params.png").stat().st_size > 1000
 
 
 def test_reporting_a_sweep_that_does_not_exist_creates_nothing(tmp_path):

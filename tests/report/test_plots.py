@@ -10,9 +10,26 @@ from PIL import Image
 from ganbench.report import plots
 
 LONG = ["loss.name=hinge, model.pack=1", "loss.name=non_saturating, model.pack=2",
-        "loss.name=wasserstein, penalty.name=gradient_penalty, model.pack=1", "loss.name=began, model.pack=4"]
-PARAMS = ["optim.lr_g", "optim.lr_d", "optim.beta1", "optim.beta2", "train.disc_steps", "penalty.penalty_weight",
-          "model.d_norm", "constraint.clip_value"]
+        "loss.name=wasserstein, loss.penalty=gradient_penalty, model.pack=1", "loss.name=began, model.pack=4"]
+PARAMS = ["optim.lr_g", "optim.lr_d", "optim.beta1", "optim.beta2", "train.disc_steps", "loss.penalty_weight",
+          "model.d_norm", "loss.clip_value"]
+
+
+def test_the_figures_are_drawn_on_config_keys_that_exist():
+    from ganbench.config import FIELDS
+
+    named = [item.split("=")[0] for label in LONG for item in label.split(", ")]
+    assert [key for key in PARAMS + named if key not in FIELDS] == []
+
+
+def test_metric_vs_params_draws_choice_parameters_on_a_categorical_axis(figures, tmp_path):
+    points = {"hinge": [({"model.d_norm": "batch", "optim.lr_g": 1e-3}, 40.0),
+                        ({"model.d_norm": "none", "optim.lr_g": 1e-4}, 55.0)],
+              "wgan_gp": [({"optim.lr_g": 3e-4}, 21.0)]}
+    plots.metric_vs_params(points, ["model.d_norm", "optim.lr_g"], "fid", tmp_path / "params.png")
+    choice, number = (ax for ax in figures[0].axes if ax.get_visible())
+    assert {t.get_text() for t in choice.get_xticklabels()} == {"batch", "none"}
+    assert number.get_xscale() == "log"
 
 
 @pytest.fixture

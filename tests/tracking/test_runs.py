@@ -93,3 +93,19 @@ def test_interrupted_runs_no_resumed_trial_reopened_are_closed_as_lost_when_the_
     runs.pause_open()
     assert runs.close_left_open("s", "search", reason="lost: test") == ["t1"]
     assert runs.outcome(run_id) is Outcome.LOST
+
+
+def test_a_run_an_older_ganbench_wrote_reads_back_from_the_store(runs):
+    """Tags written as literals and the protocol as ``str(dict)``, as ganbench did before the record's codec."""
+    from ganbench.tracking.record import read
+
+    protocol = {"modes2d": {"n_fake": 2500, "split": "test"}}
+    old = runs.tracker.client.create_run(runs.tracker.experiment_id, tags={
+        "ganbench.trial_id": "old1", "ganbench.kind": "trial", "mlflow.parentRunId": runs.parent_run_id,
+        "sweep": "unit", "study": "s", "value": "hinge", "stage": "final", "seed": "1001", "outcome": "completed",
+        "protocol": str(protocol)[:5000]}).info.run_id
+    [found] = runs.of_stage("s", "final", Outcome.COMPLETED)
+    trial = read(found)
+    assert (trial.run_id, trial.trial_id, trial.value, trial.seed, trial.outcome, trial.protocol) == (
+        old, "old1", "hinge", 1001, Outcome.COMPLETED, protocol)
+    assert runs.find("old1") == old and runs.closed(old)
