@@ -1,5 +1,6 @@
-"""Reports built from MLflow alone: the leaderboard (``build``), what it reads (``data``), its
-statistics (``stats``), figures (``plots``) and the self-contained HTML page (``html``)."""
+"""Reports built from MLflow alone: what it reads (``data``), the leaderboard and its comparisons
+(``leaderboard``), published numbers beside ours (``references``), its statistics (``stats``), figures
+(``plots``), the self-contained HTML page (``html``), and the page assembled (``build``)."""
 
 from ganbench.report.build import build_report
 

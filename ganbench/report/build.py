@@ -3,66 +3,36 @@
 Rows rank on the mean of the final-stage reruns, never on the best of noisy search evaluations; each
 row carries a t-interval, and every other row is compared with the best one by Welch's test (effect size,
 Holm-adjusted p and the same test's interval at the Holm-adjusted level, minimum detectable effect at this
-number of seeds); see ``ganbench.report.stats``. The report is also logged to the sweep's parent run.
+number of seeds); see ``ganbench.report.leaderboard`` and ``ganbench.report.stats``. Published numbers sit
+beside ours (``ganbench.report.references``). This module assembles the page and its figures; the report is
+also logged to the sweep's parent run.
 """
 
 from __future__ import annotations
 
 import csv
-import math
 import re
-import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench.metrics.base import known_direction
 from ganbench.report import plots as report_plots
 from ganbench.report import stats as report_stats
 from ganbench.report.data import SweepRecord, best_sample_image, curve, load_sweep_record
 from ganbench.report.html import to_html
-from ganbench.sweep.judge import Judge
+from ganbench.report.leaderboard import (
+    baseline_lines,
+    compared_keys,
+    comparison_lines,
+    leaderboard,
+    leaderboard_table,
+    value_names,
+)
+from ganbench.report.references import reference_lines, trend_lines
 from ganbench.sweep.spec import Study
-from ganbench.tracking.record import COUNTED, decode_protocol
+from ganbench.tracking.record import decode_protocol
 from ganbench.tracking.store import ui_command
-
-
-def leaderboard(record: SweepRecord, study: Study) -> list[dict[str, Any]]:
-    """One row per compared value, best first by the mean of its final-stage reruns (``Judge.value``)."""
-    judge = study.judge
-    trials = record.trials_of(study)
-    rows = []
-    for value in dict.fromkeys(t.value for t in trials):
-        mine = [t for t in trials if t.value == value]
-        finals = [m for t in mine if t.stage == "final" and (m := judge.value(t)) is not None]
-        search = [m for t in mine if t.stage == "search" and (m := judge.value(t)) is not None]
-        counts = {kind.value: sum(t.outcome is kind for t in mine) for kind in COUNTED}
-        rows.append({
-            "value": value, "finals": finals, "n": len(finals),
-            "mean": statistics.mean(finals) if finals else math.nan,
-            "std": statistics.stdev(finals) if len(finals) > 1 else math.nan,
-            "ci": report_stats.mean_ci(finals)[0],
-            "best_single": judge.best(search) if search else math.nan, **counts,
-        })
-    rows.sort(key=lambda r: judge.rank_key(r["mean"]))
-    return rows
-
-
-def value_names(study: Study) -> dict[str, str]:
-    """Each compared value's label (``hinge,1``, as MLflow tags it) as a reader needs it: with its config keys
-    (``loss.name=hinge, model.pack=1``) whenever a study compares more than one key."""
-    several = len(study.scientific) > 1
-    return {study.label(value): ", ".join(f"{k}={v}" for k, v in value.items()) if several and value
-            else study.label(value) for value in study.values()}
-
-
-def compared_keys(study: Study) -> str:
-    return ", ".join(f"`{k}`" for k in study.scientific) or "value"
-
-
-def fmt(x: float, digits: int = 4) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
 def readable_protocol(protocol: dict[str, Any] | str) -> str:
@@ -133,181 +103,6 @@ def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
         f"python {params.get('python')}.",
         f"**Reproduce**: `{portable_command(params.get('command', '?'))}`",
     ]
-
-
-def interval(comparison: report_stats.Comparison) -> str:
-    low, high = comparison.difference_ci
-    if math.isnan(low):
-        return "–"
-    return f"[{fmt(low)}, {fmt(high)}] ({comparison.level:.1%})"
-
-
-def comparison_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
-    ranked = [r for r in rows if r["n"]]
-    if len(ranked) < 2:
-        return ["Fewer than two values have final-stage runs: nothing to compare."]
-    best = ranked[0]
-    n = min(r["n"] for r in ranked)
-    stds = [r["std"] for r in ranked if not math.isnan(r["std"])]
-    mde = report_stats.minimum_detectable_effect(statistics.mean(stds) if stds else math.nan, n)
-    names = value_names(study)
-    lines = [f"Against the best row ({names.get(best['value'], best['value'])}), difference = row − best in "
-             f"`{study.metric}` units, by Welch's t-test: its Holm-adjusted p and the same test's interval at the "
-             "Holm-adjusted level, so an interval excludes 0 exactly when p < 0.05. Minimum detectable effect at "
-             f"{n} seeds per row (two-sided t-test, α 0.05, power 0.8, the rows' mean std): {fmt(mde)}.", "",
-             f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p |", "|---|---|---|---|---|"]
-    for c in report_stats.compare_to_best({r["value"]: r["finals"] for r in ranked}, best["value"]):
-        lines.append(f"| {names.get(c.value, c.value)} | {fmt(c.difference)} | {interval(c)} | "
-                     f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} |")
-    if report_stats.too_few_seeds(n):
-        lines += ["", f"**Too few seeds to rank**: with {n} final seed(s) per value no test can separate the rows; "
-                      "the order above is descriptive only. Rerun with `seeds: 10` or more."]
-    return lines
-
-
-def baseline_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
-    """Every value against the study's baseline (Lucic et al.'s question: does any loss beat NS?), with
-    effect sizes, CIs and Holm-corrected p-values, and a one-sentence answer."""
-    metric, baseline, judge = study.metric, study.baseline, study.judge
-    groups = {r["value"]: r["finals"] for r in rows if r["n"]}
-    if baseline not in groups or len(groups) < 2:
-        return [f"`{baseline}` or every other value lacks final-stage runs: no answer."]
-    names = value_names(study)
-    shown = names.get(baseline, baseline)
-    lines = [f"Difference = value − `{shown}` in `{metric}` units ({judge.direction.word} is "
-             "better); Welch's t-tests over all values, Holm-adjusted, each with its interval at the adjusted level.",
-             "", f"| {compared_keys(study)} | difference | CI (level) | Hedges' g | Holm p | verdict |",
-             "|---|---|---|---|---|---|"]
-    better, worse = [], []
-    comparisons = report_stats.compare_to_best(groups, baseline)
-    for c in comparisons:
-        significant = not math.isnan(c.p_holm) and c.p_holm < report_stats.ALPHA
-        if significant and judge.better(c.difference, 0.0):
-            verdict = "better"
-            better.append(c.value)
-        elif significant:
-            verdict = "worse"
-            worse.append(c.value)
-        else:
-            verdict = "no detectable difference"
-        lines.append(f"| {names.get(c.value, c.value)} | {fmt(c.difference)} | {interval(c)} | "
-                     f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} | {verdict} |")
-    n = min(len(v) for v in groups.values())
-    if not better and not worse and all(math.isnan(c.p_holm) for c in comparisons):
-        return [*lines, "", f"**Cannot be tested**: with {n} seed(s) per value, or no spread within the values, no "
-                            "test applies; the differences above are descriptive only."]
-    answer = (f"**Yes**: {', '.join(f'`{names.get(v, v)}`' for v in better)} beat `{shown}` at Holm-corrected α 0.05."
-              if better else f"**No**: no value beats `{shown}` at Holm-corrected α 0.05 with {n} seeds per value")
-    if not better and worse:
-        listed = ", ".join(f"`{names.get(v, v)}`" for v in worse)
-        answer += f"; {listed} {'is' if len(worse) == 1 else 'are'} detectably worse"
-    lines += ["", answer + ("." if not answer.endswith(".") else "")]
-    if report_stats.too_few_seeds(n):
-        lines.append(f"With {n} seeds per value no test can separate them; the answer is descriptive only.")
-    return lines
-
-
-PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "batch_size": "train.batch_size",
-                 "data": "data.name", "model": "model.name"}
-
-def reference_judge(study: Study, metric: str) -> Judge | None:
-    """The judge of a published row's metric: the study's own, or one in the direction the metric declares (None
-    if no registered metric declares it: then no verdict says better or worse)."""
-    if metric == study.metric:
-        return study.judge
-    direction = known_direction(metric)
-    return Judge(metric, direction, study.rank_on, study.judge.steps) if direction is not None else None
-
-
-def reference_lines(record: SweepRecord, study: Study) -> list[str]:
-    """Ours and theirs side by side: a verdict per row by its stated tolerance, and protocol differences."""
-    finals = record.trials_of(study, "final")
-    ours_params = finals[0].params if finals else {}
-    lines = ["| source | their row | our value | metric | theirs | ours (final seeds) | verdict | protocol |",
-             "|---|---|---|---|---|---|---|---|"]
-    for ref in study.reference:
-        metric = ref["metric"]
-        judge = reference_judge(study, metric)
-        values = [v for t in finals if t.value == str(ref.get("value")) and Judge.counts(t.outcome)
-                  and (v := study.judge.final_worth(t.metrics, metric)) is not None]
-        theirs = float(ref["mean"])
-        if ref.get("value") is None:
-            ours_text, verdict = "–", f"context only ({ref.get('note') or 'no ganbench counterpart'})"
-        elif not values:
-            ours_text, verdict = "–", "no final runs"
-        else:
-            ours = statistics.mean(values)
-            ours_text = f"{fmt(ours)} ± {fmt(statistics.stdev(values), 2) if len(values) > 1 else '–'} (n={len(values)})"
-            gap = ours - theirs
-            if abs(gap) <= float(ref["tolerance"]):
-                verdict = f"within ±{ref['tolerance']}"
-            elif judge is None:
-                verdict = "outside the tolerance (no metric says which way is better)"
-            else:
-                verdict = judge.verdict(gap)
-        ours_protocol = {**{k: ours_params.get(key) for k, key in PROTOCOL_KEYS.items()},
-                         "configs": study.num_samples, "seeds": study.seeds}
-        differs = [f"{k}: theirs {v}, ours {ours_protocol.get(k)}" for k, v in (ref.get("protocol") or {}).items()
-                   if k in ours_protocol and str(v) != str(ours_protocol[k])]
-        warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same" if ref.get("protocol") else "–"
-        err = f" ± {ref['err']}" if "err" in ref else ""
-        ours_value = value_names(study).get(str(ref["value"]), str(ref["value"])) if ref.get("value") is not None else "–"
-        lines.append(f"| {ref['source']} | {ref['row']} | {ours_value} | {metric} | {theirs:g}{err} | {ours_text} | "
-                     f"{verdict} | {warning} |")
-    return lines
-
-
-TREND_COLUMNS = 6  # evaluation steps shown in the trend table: evenly spaced, the last one always
-
-
-def trend_lines(record: SweepRecord, study: Study) -> list[str]:
-    """How each published metric of our compared values moved with generator steps: the mean over the final
-    seeds at evenly spaced evaluations. It says whether a number that misses at this budget was still
-    improving (a budget effect) or had stopped (a protocol or method gap)."""
-    finals = [t for t in record.trials_of(study, "final") if Judge.counts(t.outcome)]
-    pairs = list(dict.fromkeys((str(ref["value"]), ref["metric"]) for ref in study.reference or []
-                               if ref.get("value") is not None))
-    table: dict[tuple[str, str], dict[int, list[float]]] = {}
-    for label, metric in pairs:
-        for trial in (t for t in finals if t.value == label):
-            for step, value in curve(record, trial.run_id, metric):
-                table.setdefault((label, metric), {}).setdefault(step, []).append(value)
-    if not table:
-        return []
-    steps = sorted({step for by_step in table.values() for step in by_step})
-    columns = min(TREND_COLUMNS, len(steps))
-    picked = sorted({steps[round(i * (len(steps) - 1) / max(columns - 1, 1))] for i in range(columns)})
-    names = value_names(study)
-    sample = finals[0].params
-    lines = [f"Mean over the final seeds at each evaluation during training (the `{sample.get('eval.split', '?')}` "
-             f"split, {sample.get('eval.n_samples', '?')} generated samples; the table above scores the final "
-             "generator afresh), so a number that misses can be read as still rising or settled.", "",
-             f"| our value | metric | {' | '.join(f'step {s:,}' for s in picked)} |",
-             "|---|---|" + "---|" * len(picked)]
-    for (label, metric), by_step in table.items():
-        cells = [f"{fmt(statistics.mean(by_step[s]), 3)} (n={len(by_step[s])})" if by_step.get(s) else "–"
-                 for s in picked]
-        lines.append(f"| {names.get(label, label)} | {metric} | {' | '.join(cells)} |")
-    return lines
-
-
-def leaderboard_table(rows: list[dict[str, Any]], study: Study) -> list[str]:
-    judged = "best checkpoint" if study.rank_on == "best" else "last evaluation"
-    names = value_names(study)
-    lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial ({judged}, "
-             "optimistic) | completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
-    if not any(r["n"] for r in rows):
-        lines[:0] = ["**Unranked**: no final-stage run has finished, so no value has a number to rank on (a sweep that "
-                     "was paused or is still running: `ganbench sweep FILE --resume` finishes it).", ""]
-    ranked = 0
-    for r in rows:
-        low, high = r["ci"]
-        ranked += bool(r["n"])
-        rank = ranked if r["n"] else "unranked"  # no final seeds (a paused sweep): nothing to rank it on
-        lines.append(f"| {rank} | {names.get(r['value'], r['value'])} | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
-                     f"[{fmt(low)}, {fmt(high)}] | {r['n']} | {fmt(r['best_single'])} | "
-                     f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
-    return lines
 
 
 def study_section(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ganbench.report.build import leaderboard_table
+from ganbench.report.leaderboard import leaderboard_table
 from ganbench.sweep.spec import Study
 
 STUDY = Study.described({"name": "s", "metric": "modes", "mode": "max", "values": ["hinge", "non_saturating"],
