@@ -1,5 +1,5 @@
-"""MLflow, behind one adapter: the store and its runs (``store``)."""
+"""MLflow, behind one adapter: the store and its runs (``store``), the trial runs' lifecycle (``runs``) and what a
+trial run holds with the one codec for its tags (``record``). Nothing is imported here: ``record`` must stay cheap
+for the sweep's judge, while ``store`` imports MLflow."""
 
-from ganbench.tracking.store import Tracker, default_tracking_uri, home, ui_command
-
-__all__ = ["Tracker", "default_tracking_uri", "home", "ui_command"]
+__all__ = ["record", "runs", "store"]

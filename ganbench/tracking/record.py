@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from ganbench.tracking.store import KIND_TAG
-
 # The tags of a trial's run. Their names are the store's format: renaming one orphans every older store.
+KIND_TAG = "ganbench.kind"    # a sweep's parent run or a trial run
+SWEEP_TAG = "ganbench.sweep"  # the parent run's sweep
 TRIAL_TAG = "ganbench.trial_id"
 ATTEMPTS_TAG = "ganbench.trial_dirs"  # the Tune trial folder of every attempt, oldest first (JSON list)
 PARENT_TAG = "mlflow.parentRunId"

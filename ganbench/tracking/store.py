@@ -23,9 +23,8 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from ganbench.errors import GanbenchError
+from ganbench.tracking.record import KIND_TAG, SWEEP_TAG
 
-SWEEP_TAG = "ganbench.sweep"
-KIND_TAG = "ganbench.kind"
 # MLflow 3's UI opens an experiment on its GenAI overview unless the experiment says it holds model training.
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 NOTE_TAG = "mlflow.note.content"  # a run's description in the UI
