@@ -30,7 +30,7 @@ from ganbench.report.leaderboard import (
     value_names,
 )
 from ganbench.report.references import reference_lines, trend_lines
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.tracking.record import decode_protocol
 from ganbench.tracking.store import ui_command
 

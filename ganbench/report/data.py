@@ -10,7 +10,7 @@ from typing import Any
 
 from ganbench.errors import GanbenchError
 from ganbench.sweep.judge import Judge
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.tracking.record import TrialRecord, is_trial, read
 from ganbench.tracking.store import Tracker
 

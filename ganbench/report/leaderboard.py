@@ -10,7 +10,7 @@ from typing import Any
 
 from ganbench.report import stats as report_stats
 from ganbench.report.data import SweepRecord
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.tracking.record import COUNTED
 
 

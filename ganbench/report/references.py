@@ -9,7 +9,7 @@ from ganbench.metrics.base import known_direction
 from ganbench.report.data import SweepRecord, curve
 from ganbench.report.leaderboard import fmt, value_names
 from ganbench.sweep.judge import Judge
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 
 PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "batch_size": "train.batch_size",
                  "data": "data.name", "model": "model.name"}

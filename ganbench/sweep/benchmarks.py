@@ -21,8 +21,9 @@ from ganbench.errors import DataError, GanbenchError, choices_hint
 from ganbench.report.build import build_report
 from ganbench.resources import benchmarks_folder
 from ganbench.sweep.driver import SweepOptions, check_runnable, default_name, missing_inputs, run
-from ganbench.sweep.spec import Study, SweepFile, check_name, load_sweep
+from ganbench.sweep.spec import check_name, load_sweep
 from ganbench.sweep.state import SweepState, storage_root
+from ganbench.sweep.study import Study, SweepFile
 from ganbench.tracking.store import default_tracking_uri
 from ganbench.training.loop import train
 

@@ -38,8 +38,9 @@ from ganbench.sweep.interrupts import GUARD, Interrupted
 from ganbench.sweep.lock import SweepLock
 from ganbench.sweep.ray_cluster import init_ray, start_ray
 from ganbench.sweep.results import best_configs, format_summary, summarise
-from ganbench.sweep.spec import Study, SweepFile, check_name, describe, load_sweep, rdb_url
+from ganbench.sweep.spec import check_name, load_sweep, rdb_url
 from ganbench.sweep.state import SweepState, storage_root
+from ganbench.sweep.study import Study, SweepFile, describe
 from ganbench.tracking.runs import TrialRuns
 from ganbench.tracking.store import Tracker, default_tracking_uri, home, ui_command
 from ganbench.training.loop import train

@@ -25,7 +25,7 @@ from ganbench.metrics.keys import Direction
 from ganbench.tracking.record import Outcome, TrialRecord
 
 if TYPE_CHECKING:
-    from ganbench.sweep.spec import Study
+    from ganbench.sweep.study import Study
 
 RANK_ON = ("best", "last")
 

@@ -14,7 +14,7 @@ from ganbench.errors import ConfigError, choices_hint
 from ganbench.training.loop import metric_keys
 
 if TYPE_CHECKING:
-    from ganbench.sweep.spec import Study
+    from ganbench.sweep.study import Study
 
 REFERENCE_KEYS = ("source", "row", "value", "metric", "mean", "err", "tolerance", "protocol", "note")
 # What a published number's protocol may state; the report flags each one that differs from ours.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ganbench.sweep.judge import Judge
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.tracking.record import COUNTED, Outcome
 
 

@@ -15,7 +15,7 @@ from ganbench.cli.main import main
 from ganbench.report.build import portable_command, readable_protocol, search_series
 from ganbench.report.data import load_sweep_record
 from ganbench.report.leaderboard import baseline_lines, leaderboard, value_names
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.tracking.store import default_tracking_uri
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ganbench.report.leaderboard import leaderboard_table
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 
 STUDY = Study.described({"name": "s", "metric": "modes", "mode": "max", "values": ["hinge", "non_saturating"],
          "scientific": {"loss.name": ["hinge", "non_saturating"]}, "rank_on": "best"})

@@ -13,8 +13,9 @@ from ganbench.cli.main import main
 from ganbench.config import resolve
 from ganbench.errors import GanbenchError
 from ganbench.sweep.benchmarks import available, dry_run_config, find
+from ganbench.sweep.budgets import BUDGETS
 from ganbench.sweep.driver import check_runnable
-from ganbench.sweep.spec import BUDGETS, load_sweep
+from ganbench.sweep.spec import load_sweep
 from ganbench.sweep.state import SweepState, storage_root
 
 BENCHMARKS = sorted(available())

@@ -15,7 +15,7 @@ from ganbench.metrics.keys import Direction
 from ganbench.sweep.interrupts import GUARD
 from ganbench.sweep.judge import Judge
 from ganbench.sweep.recovery import run_identity
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.sweep.trial import ARTIFACT_KEYS
 from ganbench.sweep.tuner.trainable import STATE_FILE, split_trial_config
 from ganbench.tracking.runs import Outcome, TrialRuns

@@ -7,7 +7,7 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
-from ganbench.sweep.spec import Study
+from ganbench.sweep.study import Study
 from ganbench.sweep.tuner.searchers import PickledState
 from ganbench.sweep.tuner.trainable import META
 

@@ -21,7 +21,7 @@ from ganbench.sweep.recovery import (
     adopted_meta,
     find_orphans,
 )
-from ganbench.sweep.spec import Distribution, Study
+from ganbench.sweep.study import Distribution, Study
 from ganbench.sweep.tuner.trainable import META
 from ganbench.tracking.runs import TRIAL_TAG, Outcome, TrialRuns
 

@@ -13,8 +13,8 @@ from optuna.trial import TrialState
 from ray import tune
 
 from ganbench.sweep.interrupts import GUARD
-from ganbench.sweep.spec import Study
 from ganbench.sweep.state import join
+from ganbench.sweep.study import Study
 from ganbench.sweep.tuner.callbacks import ProgressTable, TrackingCallback
 from ganbench.sweep.tuner.scheduler import DispatchingScheduler
 from ganbench.sweep.tuner.searchers import ConfigQueue, DispatchingSearcher
