@@ -16,6 +16,7 @@ from mlflow import MlflowClient
 
 from ganbench.cli.main import main
 from ganbench.sweep.state import SweepState, storage_root
+from ganbench.tracking.record import read
 from ganbench.tracking.store import default_tracking_uri
 
 SWEEPS = Path(__file__).resolve().parent / "files"
@@ -82,7 +83,7 @@ def test_evaluate_reproduces_a_final_trials_leaderboard_number(ci_sweep, capsys)
         evaluated = json.loads(capsys.readouterr().out)
         logged = {k.removeprefix("final_eval_"): v for k, v in run.data.metrics.items() if k.startswith("final_eval_")}
         assert logged and evaluated["metrics"] == pytest.approx(logged, rel=1e-6)
-        assert str(evaluated["protocol"]) == run.data.tags["final_protocol"]
+        assert read(run).final_protocol == evaluated["protocol"]  # the stored protocol, read through the record
 
 
 def test_name_reuse_without_resume_is_refused(ci_sweep, capsys):
