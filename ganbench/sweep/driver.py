@@ -212,7 +212,9 @@ class DiskFullNoise(logging.Filter):
 def quiet_disk_full_noise() -> None:
     noise = DiskFullNoise()
     loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
-    for logger in loggers:  # handler filters see what child loggers propagate; logger filters do not
+    for logger in loggers:  # (a logger's filters see its own records, a handler's what propagates to it)
+        if isinstance(logger, logging.Logger):
+            logger.addFilter(noise)
         for handler in getattr(logger, "handlers", []):
             handler.addFilter(noise)
     # A failed trial's task result that nobody fetched: Tune already handled the trial's error.

@@ -5,7 +5,7 @@ beside the paper's.
 
     python reports/scripts/gpu_pacgan_table1.py                     # the full table (see README for the time)
     python reports/scripts/gpu_pacgan_table1.py --gpu 0.25 --cpus 2  # 4 trials a GPU, 2 CPUs each
-    python reports/scripts/gpu_pacgan_table1.py --steps 40 --seeds 1 --gpu 0 --out /tmp/t1   # a CPU check
+    python reports/scripts/gpu_pacgan_table1.py --steps 40 --seeds 1 --gpu 0 --out runs/t1   # a CPU check
 
 It writes one sweep file per dataset under --out, runs each with `ganbench sweep` (a local Ray unless RAY_ADDRESS
 is set, MLflow under --out unless MLFLOW_TRACKING_URI is set), builds its report with `ganbench report`, and

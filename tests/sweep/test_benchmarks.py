@@ -157,4 +157,9 @@ def test_the_medium_pacgan_budgets_train_pacgans_rows_with_its_optimizer(name):
     assert (config.optim.lr_g, config.optim.lr_d, config.optim.beta1) == (1e-4, 1e-4, 0.8)
     context = [ref for ref in study.reference if ref.get("value") is None and ref["row"] == "PacGAN4"]
     assert context and all(ref["note"] == "not compared at the medium budget" for ref in context)
-    assert "Packing" in sweep.benchmark["notes"]["medium"]
+    # PacGAN's protocol as its code runs it (issue 22), and what still differs written down, the step count first
+    assert (config.model.init, config.model.pack_mode, config.train.update, config.model.bn_eps,
+            config.model.bn_momentum, config.eval.bn_reestimate_batches) == ("normal_0.02", "pacgan", "simultaneous",
+                                                                             1e-4, 0.05, 50)
+    notes = sweep.benchmark["notes"]["medium"]
+    assert "What still differs from PacGAN's" in notes and "(1) length: 10,000 generator steps" in notes

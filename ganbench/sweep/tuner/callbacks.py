@@ -12,7 +12,6 @@ from ray import tune
 from ray.tune.experiment import Trial
 
 from ganbench.metrics.keys import Direction
-from ganbench.sweep.interrupts import GUARD
 from ganbench.sweep.judge import Judge
 from ganbench.sweep.recovery import run_identity
 from ganbench.sweep.study import Study
@@ -52,13 +51,11 @@ class TrackingCallback(tune.Callback):
         self.runs.close(run_id, outcome)
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        if GUARD.requested:  # Tune stops every trial when interrupted: they are paused, not ended
-            return
+        # (Tune stops the trials it runs when interrupted without calling this: those stay open, to be paused by
+        # the driver; a trial that completes, or that ASHA stops, while the stage winds down is closed as usual.)
         self._close(trial, self.judge.outcome(trial.last_result or {}))
 
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
-        if GUARD.requested:
-            return
         self._close(trial, self.judge.outcome(trial.last_result or {}, error=True))
 
 
