@@ -82,11 +82,17 @@ def test_the_holder_refreshes_its_heartbeat(tmp_path):
 
 
 def test_two_drivers_starting_at_once_get_one_lease(tmp_path):
+    # Each marks that it tried; the one that got the lease holds it until all have tried (a loaded machine may
+    # start one so late that it would otherwise find the lease already given back, which is allowed).
     code = BARRIER + ("from ganbench.sweep.lock import SweepLock, SweepLocked\n"
                       "from ganbench.sweep.state import SweepState\n"
-                      "try:\n    lock = SweepLock(SweepState(sys.argv[3], 's'))\n    lock.acquire()\n"
-                      "except SweepLocked:\n    sys.exit(2)\ntime.sleep(2)\nlock.release()\n")
+                      "tried = os.path.join(sys.argv[3], 'tried')\nos.makedirs(tried, exist_ok=True)\n"
+                      "lock = SweepLock(SweepState(sys.argv[3], 's'))\n"
+                      "try:\n    lock.acquire()\nexcept SweepLocked:\n"
+                      "    open(os.path.join(tried, str(os.getpid())), 'w').close()\n    sys.exit(2)\n"
+                      "open(os.path.join(tried, str(os.getpid())), 'w').close()\n"
+                      "while len(os.listdir(tried)) < int(sys.argv[2]):\n    time.sleep(0.05)\nlock.release()\n")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "barrier"), "4", str(tmp_path)])
              for _ in range(4)]
-    codes = sorted(p.wait(timeout=60) for p in procs)
+    codes = sorted(p.wait(timeout=120) for p in procs)
     assert codes == [0, 2, 2, 2]
