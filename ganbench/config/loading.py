@@ -15,11 +15,8 @@ from typing import Any
 import yaml
 
 from ganbench.config.schema import FIELDS, SECTIONS, Config, field_default
-from ganbench.config.validation import validate
 from ganbench.config.values import check_range, coerce
-from ganbench.data import DATASETS
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
-from ganbench.gan.presets import PRESETS
 from ganbench.resources import shipped_file
 
 
@@ -109,7 +106,13 @@ def _build(flat: dict[str, Any]) -> Config:
 
 
 def resolve(user: dict[str, Any]) -> Config:
-    """User keys (dotted) -> a validated Config with dataset and preset defaults filled in."""
+    """User keys (dotted) -> a validated Config with dataset and preset defaults filled in. The one function here
+    that needs the component registries (and so torch): they are imported on first call, so that reading YAML and
+    flattening keys stay cheap."""
+    from ganbench.config.validation import validate  # the registries (torch): only resolving needs them
+    from ganbench.data import DATASETS  # (the same)
+    from ganbench.gan.presets import PRESETS  # (the same)
+
     _check_known(user)
     user = dict(user)
     dataset_name = coerce("data.name", user.get("data.name", field_default("data.name")), str)

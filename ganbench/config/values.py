@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import typing
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from ganbench.errors import ConfigError, choices_hint
+
+T = TypeVar("T")
 
 
 def coerce(key: str, value: Any, typ: Any) -> Any:
@@ -100,3 +104,47 @@ def one_of(value: Any, choices: tuple[Any, ...], key: str) -> Any:
     if value not in choices:
         raise ConfigError(key, f"invalid value {value!r}; {choices_hint(str(value), choices)}")
     return value
+
+
+def known_keys(tree: Any, allowed: Iterable[str], where: str, what: str = "key") -> dict[str, Any]:
+    """``tree`` if it is a mapping of ``allowed`` keys; else an error naming the first unknown key and the choices."""
+    allowed = tuple(allowed)
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise ConfigError(where.rstrip("."), f"expected a mapping with {', '.join(allowed)}")
+    for key in tree:
+        if key not in allowed:
+            raise ConfigError(f"{where}{key}", f"unknown {what}; {choices_hint(str(key), allowed)}")
+    return tree
+
+
+def check_value(key: str, value: Any, typ: Any, meta: dict[str, Any]) -> Any:
+    """One value against its field's type and metadata: ``coerce`` and ``check_range``, then the field's own
+    ``check(value, key)`` if it has one. A field typed ``Any`` (a nested block, a list of them) is not coerced."""
+    if typ is Any:
+        pass
+    elif typ is int and "min" in meta:  # the sweep files' wording: "expected an integer >= 0, got -1"
+        value = positive_int(value, key, minimum=meta["min"])
+    else:
+        value = coerce(key, value, typ)
+    check_range(key, value, meta)
+    return meta["check"](value, key) if "check" in meta else value
+
+
+REQUIRED: Any = object()  # the default of a field a file must give
+
+
+def from_mapping(cls: type[T], tree: Any, where: str = "", what: str = "key") -> T:
+    """A frozen dataclass from a YAML mapping: unknown keys refused with the choices, missing required fields
+    named, and each given value checked by its field (``schema._opt``'s metadata). Absent keys keep the default."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    tree = known_keys(tree, fields, where, what)
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, f in fields.items():
+        if name in tree:
+            values[name] = check_value(f"{where}{name}", tree[name], hints[name], dict(f.metadata))
+        elif f.default is REQUIRED:
+            raise ConfigError(f"{where}{name}", "missing")
+    return cls(**values)

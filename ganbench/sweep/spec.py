@@ -11,44 +11,41 @@ offending key and exits with code 2, like config errors.
 variants, e.g. a loss comparison plus packed-discriminator variants of one loss. A benchmark file adds
 a ``benchmark:`` block whose ``budgets`` (``small``: this machine, ``paper``: the published budget)
 override study keys; see ``search_spaces/benchmarks/``.
+
+Two stages. ``parse_sweep`` checks structure, keys, types and budgets against the frozen dataclasses below (each
+field carries its documentation and checks) and imports no component registry, so no torch. ``load_sweep`` adds
+``check_study``: every value's config resolved against the registries, the metric reported, the shared budget, the
+published references. ``--plan`` and the driver call ``load_sweep``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ganbench.config import FIELDS, flatten, read_yaml, resolve, to_flat
-from ganbench.config.loading import parse_override
-from ganbench.config.values import number, one_of, positive_int, required
+from ganbench.config.loading import flatten, parse_override, read_yaml, to_flat
+from ganbench.config.schema import FIELDS
+from ganbench.config.schema import _opt as option
+from ganbench.config.values import REQUIRED, from_mapping, known_keys, number
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
 from ganbench.metrics.keys import PREFIXES as METRIC_PREFIXES
 from ganbench.metrics.keys import Direction
 from ganbench.resources import shipped_file
 from ganbench.sweep.budgets import BUDGETS
 from ganbench.sweep.judge import RANK_ON
-from ganbench.sweep.references import check_references
 from ganbench.sweep.study import Distribution, Study, SweepFile
-from ganbench.training.loop import metric_keys
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
 SAMPLERS = ("tpe", "qmc", "random")
 SCHEDULERS = ("asha", "none")
-SEARCHER_KEYS = ("name", "sampler", "seed", "n_startup_trials", "storage")
-SCHEDULER_KEYS = ("name", "grace_period", "reduction_factor")
-STUDY_KEYS = ("study", "metric", "mode", "fixed", "scientific", "nuisance", "num_samples", "seeds", "searcher",
-              "scheduler", "resources", "max_concurrent", "reference", "description", "baseline", "rank_on",
-              "deterministic")
-# notes: {budget: prose} for what a budget does differently from the paper beyond the protocol keys the reference
-# rows compare (reused picks, packing, optimizer), stated in the report beside the budget.
-BENCHMARK_KEYS = ("title", "summary", "requires", "default_budget", "budgets", "notes")
 # What every trial of a study shares, whatever value it compares: its budget (ASHA's max_t and grace period,
 # whether a trial completed) and how it is evaluated (the real-side statistics, the divergence sentinel, the
 # checkpoint a trial keeps). Values that disagree on one are refused, not silently given the first one's.
 SHARED_KEYS = ("data.name", "train.steps", "eval.every", "eval.metrics", "eval.fidelity", "eval.select",
                "eval.n_samples", "eval.split", "eval.final_split", "eval.final_n_samples")
-
 
 def rdb_url(raw: Any, key: str) -> str:
     """An Optuna RDB URL that every node can reach: PostgreSQL or MySQL, or sqlite on an absolute (shared) path."""
@@ -92,11 +89,7 @@ def parse_distribution(raw: Any, key: str) -> Distribution:
 def _config_keys(tree: Any, where: str) -> dict[str, Any]:
     if not isinstance(tree, dict):
         raise ConfigError(where, f"expected a mapping of config keys, got {tree!r}")
-    flat = flatten(tree)
-    for key in flat:
-        if key not in FIELDS:
-            raise ConfigError(f"{where}.{key}", f"unknown config key; {choices_hint(key, FIELDS)}")
-    return flat
+    return known_keys(flatten(tree), FIELDS, f"{where}.", "config key")
 
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -111,74 +104,128 @@ def check_name(name: str, key: str) -> str:
     return name
 
 
-def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") -> Study:
-    """One study. ``narrowed_by`` names a budget that replaced ``scientific`` with fewer values: the file's published
-    rows of the values it leaves out are then shown as context (no verdict), not refused as unknown values."""
-    for key in tree:
-        if key not in STUDY_KEYS:
-            raise ConfigError(f"{where}{key}", f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
-    name = check_name(str(required(tree, "study", where)), f"{where}study")
-    metric = str(required(tree, "metric", where))
+def check_metric(metric: Any, key: str) -> str:
+    """A metric's name, as its evaluations report it: not a key derived from it (``best_``, ``final_``, ...)."""
+    metric = str(metric)
     for prefix in METRIC_PREFIXES:
         if metric.startswith(prefix):
-            raise ConfigError(f"{where}metric", f"{metric!r} names a reported key ({prefix}...), not a metric: give "
-                                                f"metric: {metric.removeprefix(prefix)} (trials are judged on their "
-                                                "best checkpoint by default; rank_on: last judges their last evaluation)")
-    mode = one_of(required(tree, "mode", where), sorted(d.value for d in Direction), f"{where}mode")
-    fixed = _config_keys(tree.get("fixed", {}), f"{where}fixed")
-    raw_scientific = required(tree, "scientific", where)
+            raise ConfigError(key, f"{metric!r} names a reported key ({prefix}...), not a metric: give "
+                                   f"metric: {metric.removeprefix(prefix)} (trials are judged on their "
+                                   "best checkpoint by default; rank_on: last judges their last evaluation)")
+    return metric
+
+
+# The blocks of a sweep file. Each field carries its documentation and checks (``config.schema._opt``'s metadata);
+# ``config.values.from_mapping`` refuses unknown keys with the choices and checks each given value.
+
+@dataclass(frozen=True)
+class Searcher:
+    """``searcher:``, how each compared value's nuisance parameters are searched."""
+
+    name: str = option("optuna", "the searcher (Optuna, one study per compared value)", choices=("optuna",))
+    sampler: str = option("tpe", "Optuna's sampler", choices=SAMPLERS)
+    seed: int = option(0, "the sampler's seed", min=0)
+    n_startup_trials: int = option(0, "TPE's random start-up trials per value; 0 = a third of num_samples, between "
+                                      "3 and 10", min=0)
+    storage: str = option("", "an Optuna RDB URL every node reaches; '' = sqlite beside the sweep's state",
+                          check=rdb_url)
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    """``scheduler:``, early stopping of search trials (seed reruns always run to the end)."""
+
+    name: str = option("asha", "ASHA, or none (every trial runs its full budget)", choices=SCHEDULERS)
+    grace_period: int = option(0, "generator steps before ASHA's first cut; 0 = one evaluation", min=0)
+    reduction_factor: int = option(3, "ASHA keeps 1 in this many trials at each rung", min=2)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """``resources:``, what one trial reserves from Ray."""
+
+    cpu: float = option(1.0, "CPUs per trial (fractions share a core)", min=0.0)
+    gpu: float = option(0.0, "GPUs per trial (fractions share a device)", min=0.0)
+
+
+@dataclass(frozen=True)
+class StudyKeys:
+    """One study's keys, as a file gives them; ``parse_study`` turns them into a ``Study``."""
+
+    study: Any = option(REQUIRED, "the study's name: it names folders under --storage and MLflow experiments",
+                        check=lambda value, key: check_name(str(value), key))
+    metric: Any = option(REQUIRED, "the metric trials are judged on, as evaluations report it (not best_...)",
+                         check=check_metric)
+    mode: str = option(REQUIRED, "which way the metric is better", choices=tuple(sorted(d.value for d in Direction)))
+    fixed: Any = option(None, "config keys every trial of the study shares (dotted or nested)")
+    scientific: Any = option(REQUIRED, "what is compared: config keys with lists of values (their cross product), "
+                                       "or a list of explicit variants")
+    nuisance: Any = option(None, "what is tuned for every value, as distributions; per_value: ones for one value")
+    num_samples: int = option(REQUIRED, "search trials per compared value; 0 = no search (fixed configs rerun)", min=0)
+    seeds: int = option(3, "seed reruns of each value's best config", min=0)
+    searcher: Any = option(None, "the searcher block (Searcher)")
+    scheduler: Any = option(None, "the scheduler block (Scheduler)")
+    resources: Any = option(None, "the resources block (Resources)")
+    max_concurrent: int = option(0, "trials at once; 0 = as many as the resources allow", min=0)
+    reference: Any = option(None, "published numbers to compare ours with (sweep.references)")
+    description: Any = option("", "prose for the report")
+    baseline: Any = option("", "a value label every other value is compared with")
+    rank_on: str = option("best", "judge search trials on their best checkpoint or their last evaluation",
+                          choices=RANK_ON)
+    deterministic: bool = option(False, "run each value's search trials one after another, so TPE and ASHA see the "
+                                        "same history on every run of the file")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """A benchmark file's ``benchmark:`` block."""
+
+    title: Any = option("", "the benchmark's title")
+    summary: Any = option("", "what it reproduces, for the report")
+    requires: Any = option(None, "what it needs beyond the CPU install (extras, data)")
+    default_budget: Any = option("small", "the budget run without --budget")
+    budgets: Any = option(None, "study keys per budget (small, medium, paper) overriding the file's")
+    # {budget: prose}: what a budget does differently from the paper beyond the protocol keys the reference rows
+    # compare (reused picks, packing, optimizer), stated in the report beside the budget.
+    notes: Any = option(None, "what a budget does differently from the paper, by budget")
+
+
+STUDY_KEYS = tuple(StudyKeys.__dataclass_fields__)
+
+
+def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") -> Study:
+    """One study's structure, keys and types (imports no torch; ``check_study`` resolves its configs).
+    ``narrowed_by`` names a budget that replaced ``scientific`` with fewer values: the file's published rows of the
+    values it leaves out are then shown as context (no verdict), not refused as unknown values."""
+    keys = from_mapping(StudyKeys, tree, where, "sweep key")
+    fixed = _config_keys(keys.fixed or {}, f"{where}fixed")
     variants: list[dict[str, Any]] = []
-    if isinstance(raw_scientific, list):
-        if not raw_scientific:
+    if isinstance(keys.scientific, list):
+        if not keys.scientific:
             raise ConfigError(f"{where}scientific", "needs at least one variant to compare")
-        variants = [_config_keys(v, f"{where}scientific[{i}]") for i, v in enumerate(raw_scientific)]
+        variants = [_config_keys(v, f"{where}scientific[{i}]") for i, v in enumerate(keys.scientific)]
         scientific = {k: list(dict.fromkeys(v.get(k) for v in variants)) for k in dict.fromkeys(k for v in variants
                                                                                                   for k in v)}
     else:
         scientific = {k: v if isinstance(v, list) else [v]
-                      for k, v in _config_keys(raw_scientific, f"{where}scientific").items()}
+                      for k, v in _config_keys(keys.scientific, f"{where}scientific").items()}
     if not scientific or any(not v for v in scientific.values()):
         raise ConfigError(f"{where}scientific", "needs at least one key with a list of values to compare")
-    raw_nuisance = dict(tree.get("nuisance") or {})
+    raw_nuisance = dict(keys.nuisance or {})
     raw_per_value = raw_nuisance.pop("per_value", {}) or {}
-    nuisance: dict[str, Distribution] = {}
-    for key, raw in raw_nuisance.items():
-        if key not in FIELDS:
-            raise ConfigError(f"{where}nuisance.{key}", f"unknown config key; {choices_hint(key, FIELDS)}")
-        nuisance[key] = parse_distribution(raw, f"{where}nuisance.{key}")
-    searcher = tree.get("searcher") or {}
-    scheduler = tree.get("scheduler") or {}
-    resources = tree.get("resources") or {}
-    for block, allowed in (("searcher", SEARCHER_KEYS), ("scheduler", SCHEDULER_KEYS), ("resources", ("cpu", "gpu"))):
-        raw = tree.get(block) or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{where}{block}", f"expected a mapping with {', '.join(allowed)}")
-        for key in raw:
-            if key not in allowed:
-                raise ConfigError(f"{where}{block}.{key}", f"unknown key; {choices_hint(str(key), allowed)}")
+    nuisance = _distributions(raw_nuisance, f"{where}nuisance")
+    searcher = from_mapping(Searcher, keys.searcher, f"{where}searcher.")
+    scheduler = from_mapping(Scheduler, keys.scheduler, f"{where}scheduler.")
+    resources = from_mapping(Resources, keys.resources, f"{where}resources.")
     study = Study(
-        name=name, metric=metric, mode=mode, fixed=fixed, scientific=scientific,
-        nuisance=nuisance, per_value={}, num_samples=positive_int(required(tree, "num_samples", where),
-                                                                   f"{where}num_samples", minimum=0),
-        seeds=positive_int(tree.get("seeds", 3), f"{where}seeds", minimum=0),
-        sampler=one_of(searcher.get("sampler", "tpe"), SAMPLERS, f"{where}searcher.sampler"),
-        searcher_seed=positive_int(searcher.get("seed", 0), f"{where}searcher.seed", minimum=0),
-        n_startup_trials=positive_int(searcher.get("n_startup_trials", 0), f"{where}searcher.n_startup_trials",
-                                       minimum=0),
-        optuna_storage=rdb_url(searcher.get("storage", ""), f"{where}searcher.storage"),
-        scheduler=one_of(scheduler.get("name", "asha"), SCHEDULERS, f"{where}scheduler.name"),
-        grace_period=positive_int(scheduler.get("grace_period", 0), f"{where}scheduler.grace_period", minimum=0),
-        reduction_factor=positive_int(scheduler.get("reduction_factor", 3), f"{where}scheduler.reduction_factor",
-                                       minimum=2),
-        cpu=number(resources.get("cpu", 1), f"{where}resources.cpu"),
-        gpu=number(resources.get("gpu", 0), f"{where}resources.gpu"),
-        max_concurrent=positive_int(tree.get("max_concurrent", 0), f"{where}max_concurrent", minimum=0),
-        reference=list(tree.get("reference") or []), variants=variants, baseline=str(tree.get("baseline") or ""),
-        rank_on=one_of(tree.get("rank_on", "best"), RANK_ON, f"{where}rank_on"),
-        deterministic=one_of(tree.get("deterministic", False), (True, False), f"{where}deterministic"),
+        name=keys.study, metric=keys.metric, mode=keys.mode, fixed=fixed, scientific=scientific,
+        nuisance=nuisance, per_value={}, num_samples=keys.num_samples, seeds=keys.seeds,
+        sampler=searcher.sampler, searcher_seed=searcher.seed, n_startup_trials=searcher.n_startup_trials,
+        optuna_storage=searcher.storage, scheduler=scheduler.name, grace_period=scheduler.grace_period,
+        reduction_factor=scheduler.reduction_factor, cpu=resources.cpu, gpu=resources.gpu,
+        max_concurrent=keys.max_concurrent, reference=list(keys.reference or []), variants=variants,
+        baseline=str(keys.baseline or ""), rank_on=keys.rank_on, deterministic=keys.deterministic,
     )
-    if searcher.get("name", "optuna") != "optuna":
-        raise ConfigError(f"{where}searcher.name", f"invalid value {searcher.get('name')!r}; available: optuna")
     labels = {study.label(v): v for v in study.values()}
     if len(labels) != len(study.values()):
         raise ConfigError(f"{where}scientific", f"two variants share a label: {[study.label(v) for v in study.values()]}")
@@ -191,21 +238,35 @@ def parse_study(tree: dict[str, Any], where: str = "", narrowed_by: str = "") ->
                               f"not a compared value; {choices_hint(str(label), labels)}")
         if not isinstance(params, dict):
             raise ConfigError(f"{where}nuisance.per_value.{label}", "expected a mapping of config keys")
-        per_value[str(label)] = {}
-        for key, raw in params.items():
-            if key not in FIELDS:
-                raise ConfigError(f"{where}nuisance.per_value.{label}.{key}",
-                                  f"unknown config key; {choices_hint(key, FIELDS)}")
-            per_value[str(label)][key] = parse_distribution(raw, f"{where}nuisance.per_value.{label}.{key}")
+        per_value[str(label)] = _distributions(params, f"{where}nuisance.per_value.{label}")
     study = Study(**{**study.__dict__, "per_value": per_value})
     _check_stages(study, where)
-    study = Study(**{**study.__dict__, "shared": _check_configs(study, where)})
+    tuned = sorted((set(study.nuisance) | {k for params in study.per_value.values() for k in params}) & set(SHARED_KEYS))
+    if tuned:
+        raise ConfigError(f"{where}nuisance.{tuned[0]}", "is part of the budget and evaluation every trial of a study "
+                                                         "shares, so it cannot be tuned; set it under `fixed:`")
     if narrowed_by:
         study = Study(**{**study.__dict__, "reference": [
             {**ref, "value": None, "note": f"not compared at the {narrowed_by} budget"}
             if isinstance(ref, dict) and ref.get("value") is not None and str(ref["value"]) not in labels else ref
             for ref in study.reference]})
-    check_references(study, labels, where)
+    return study
+
+
+def _distributions(tree: dict[str, Any], where: str) -> dict[str, Distribution]:
+    """Tuned config keys (dotted), each with its distribution."""
+    return {key: parse_distribution(raw, f"{where}.{key}") for key, raw in known_keys(tree, FIELDS, f"{where}.",
+                                                                                     "config key").items()}
+
+
+def check_study(study: Study, where: str = "") -> Study:
+    """What needs the component registries (and so torch): every compared value resolves to a valid config that
+    reports the metric, all share one budget and evaluation (returned as ``shared``), and the published references
+    name metrics we report."""
+    study = Study(**{**study.__dict__, "shared": _check_configs(study, where)})
+    from ganbench.sweep.references import check_references  # resolves configs: the registries
+
+    check_references(study, {study.label(v): v for v in study.values()}, where)
     return study
 
 
@@ -226,10 +287,9 @@ def _check_stages(study: Study, where: str) -> None:
 def _check_configs(study: Study, where: str) -> dict[str, Any]:
     """Every compared value must give a valid config that reports the metric, and all must share one budget
     and evaluation; returns those shared settings."""
-    tuned = sorted((set(study.nuisance) | {k for params in study.per_value.values() for k in params}) & set(SHARED_KEYS))
-    if tuned:
-        raise ConfigError(f"{where}nuisance.{tuned[0]}", "is part of the budget and evaluation every trial of a study "
-                                                         "shares, so it cannot be tuned; set it under `fixed:`")
+    from ganbench.config.loading import resolve  # imports the registries (torch) on first call
+    from ganbench.training.loop import metric_keys  # torch, like resolve
+
     shared: dict[str, tuple[Any, str]] = {}
     for value in study.values():
         try:
@@ -254,7 +314,23 @@ def _check_configs(study: Study, where: str) -> dict[str, Any]:
 
 def load_sweep(path: str | Path, budget: str | None = None, overrides: tuple[str, ...] | list[str] = ()) -> SweepFile:
     """A sweep file, or a benchmark file at ``budget`` (default: its ``default_budget``, else small), with
-    ``KEY=VALUE`` overrides of every study's ``fixed`` config keys (checked like the file's own)."""
+    ``KEY=VALUE`` overrides of every study's ``fixed`` config keys (checked like the file's own), checked in full:
+    ``parse_sweep``'s structure, then each study's configs resolved against the registries (``check_study``)."""
+    sweep, wheres = _parse(path, budget, overrides)
+    return dataclasses.replace(sweep, studies=[check_study(study, where)
+                                               for study, where in zip(sweep.studies, wheres, strict=True)])
+
+
+def parse_sweep(path: str | Path, budget: str | None = None,
+                overrides: tuple[str, ...] | list[str] = ()) -> SweepFile:
+    """``load_sweep`` without resolving configs: the file's structure, keys, types, budgets and overrides, checked
+    without the component registries (so without torch). Its studies' ``shared`` settings are empty."""
+    return _parse(path, budget, overrides)[0]
+
+
+def _parse(path: str | Path, budget: str | None,
+           overrides: tuple[str, ...] | list[str]) -> tuple[SweepFile, list[str]]:
+    """The parsed file, and where each study sits in it (the prefix its errors name)."""
     path = shipped_file(path)
     tree = read_yaml(path)
     benchmark = tree.pop("benchmark", None)
@@ -269,15 +345,17 @@ def load_sweep(path: str | Path, budget: str | None = None, overrides: tuple[str
     if "studies" in tree:
         if set(tree) - {"studies"} or not isinstance(tree["studies"], list) or not tree["studies"]:
             raise ConfigError("studies", "expected a non-empty list of studies and nothing beside it")
-        studies = [parse_study(t, f"studies[{i}].", narrowed_by) if isinstance(t, dict) else _not_mapping(i)
-                   for i, t in enumerate(tree["studies"])]
+        wheres = [f"studies[{i}]." for i in range(len(tree["studies"]))]
+        studies = [parse_study(t, where, narrowed_by) if isinstance(t, dict) else _not_mapping(i)
+                   for i, (t, where) in enumerate(zip(tree["studies"], wheres, strict=True))]
     else:
+        wheres = [""]
         studies = [parse_study(tree, narrowed_by=narrowed_by)]
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise ConfigError("study", f"study names must be unique, got {names}")
     return SweepFile(path=path.resolve(), studies=studies, text=path.read_text(), budget=budget or "",
-                     benchmark=benchmark or {}, overrides=tuple(overrides))
+                     benchmark=benchmark or {}, overrides=tuple(overrides)), wheres
 
 
 def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str]) -> dict[str, Any]:
@@ -303,28 +381,19 @@ def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str
 
 def _apply_budget(tree: dict[str, Any], benchmark: Any, budget: str | None) -> tuple[dict[str, Any], str]:
     """Merge a budget's study keys into every study: ``fixed`` and ``scheduler`` key by key, others replaced."""
-    if not isinstance(benchmark, dict):
-        raise ConfigError("benchmark", f"expected a mapping with {', '.join(BENCHMARK_KEYS)}")
-    for key in benchmark:
-        if key not in BENCHMARK_KEYS:
-            raise ConfigError(f"benchmark.{key}", f"unknown benchmark key; {choices_hint(key, BENCHMARK_KEYS)}")
-    budgets = benchmark.get("budgets") or {}
+    block = from_mapping(Benchmark, benchmark, "benchmark.", "benchmark key")
+    budgets = block.budgets or {}
     if not isinstance(budgets, dict):
         raise ConfigError("benchmark.budgets", f"expected a mapping of {', '.join(BUDGETS)} to study keys")
-    for name in budgets:
-        if name not in BUDGETS:
-            raise ConfigError(f"benchmark.budgets.{name}", f"unknown budget; {choices_hint(str(name), BUDGETS)}")
+    known_keys(budgets, BUDGETS, "benchmark.budgets.", "budget")
     where = "--budget" if budget else "benchmark.default_budget"
-    budget = budget or benchmark.get("default_budget", "small")
+    budget = budget or block.default_budget
     if budget not in budgets:
         raise ConfigError(where, f"invalid value {budget!r}; available: {', '.join(budgets) or 'none'}")
     override = budgets[budget] or {}
     if not isinstance(override, dict):
         raise ConfigError(f"benchmark.budgets.{budget}", "expected a mapping of study keys")
-    for key in override:
-        if key not in STUDY_KEYS:
-            raise ConfigError(f"benchmark.budgets.{budget}.{key}",
-                              f"unknown sweep key; {choices_hint(key, STUDY_KEYS)}")
+    known_keys(override, STUDY_KEYS, f"benchmark.budgets.{budget}.", "sweep key")
 
     def merged(study: Any) -> Any:
         if not isinstance(study, dict):
