@@ -15,8 +15,8 @@ from typing import Any
 import yaml
 
 from ganbench.config.schema import FIELDS, SECTIONS, Config, field_default
-from ganbench.config.values import check_range, coerce
-from ganbench.errors import ConfigError, GanbenchError, choices_hint
+from ganbench.config.values import check_range, coerce, known_keys
+from ganbench.errors import ConfigError, GanbenchError
 from ganbench.resources import shipped_file
 
 
@@ -87,9 +87,7 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _check_known(flat: dict[str, Any]) -> None:
-    for key in flat:
-        if key not in FIELDS:
-            raise ConfigError(key, f"unknown config key; {choices_hint(key, FIELDS)}")
+    known_keys(flat, FIELDS, "", "config key")
 
 
 def _build(flat: dict[str, Any]) -> Config:

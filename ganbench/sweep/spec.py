@@ -365,9 +365,8 @@ def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str
     fixed = {}
     for text in overrides:
         key, value = parse_override(text)
-        if key not in FIELDS:
-            raise ConfigError(key, f"unknown config key; {choices_hint(key, FIELDS)}")
         fixed[key] = value
+    known_keys(fixed, FIELDS, "", "config key")
 
     def merged(study: Any) -> Any:
         if not isinstance(study, dict):
