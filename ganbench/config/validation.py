@@ -12,8 +12,7 @@ from ganbench.gan.constraints import CONSTRAINTS
 from ganbench.gan.losses import LOSSES
 from ganbench.gan.penalties import PENALTIES
 from ganbench.gan.presets import PRESETS
-from ganbench.metrics import METRICS
-from ganbench.metrics.base import direction_of
+from ganbench.metrics import METRICS, direction_of
 from ganbench.metrics.image import FIDELITY
 from ganbench.models import MODELS
 from ganbench.models.conditioning import conditioning_classes

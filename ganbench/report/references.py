@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import statistics
 
-from ganbench.metrics.base import known_direction
+from ganbench.metrics import known_direction
 from ganbench.report.data import SweepRecord, curve
 from ganbench.report.leaderboard import fmt, value_names
 from ganbench.sweep.judge import Judge

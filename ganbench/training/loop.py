@@ -24,8 +24,7 @@ from ganbench.gan.constraints import CONSTRAINTS, Constraint
 from ganbench.gan.losses import Loss, build_loss
 from ganbench.gan.optim import GeneratorEMA, build_optimizers, load_optimizer_state
 from ganbench.gan.penalties import PENALTIES, Penalty
-from ganbench.metrics import METRICS
-from ganbench.metrics.base import direction_of
+from ganbench.metrics import METRICS, direction_of
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.models import Conditioning, build_models
 from ganbench.models.base import judges_each_sample_alone, sample_latent

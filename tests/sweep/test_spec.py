@@ -312,7 +312,5 @@ def test_parsing_a_sweep_file_imports_no_torch_below_the_metrics_package():
     assert not _imports_after_parse(LAZY_METRICS) & {"torch", "numpy", "ray", "mlflow", "optuna"}
 
 
-@pytest.mark.xfail(strict=True, reason="ganbench/metrics/__init__.py imports every metric family (torch) to "
-                                       "register them; it needs a PEP 562 lazy surface like ganbench.config's")
 def test_parsing_a_sweep_file_imports_no_torch():
     assert "torch" not in _imports_after_parse()
