@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -343,6 +344,17 @@ def children(runs: list) -> list:
 
 def histories(client: MlflowClient, run) -> dict[str, list[int]]:
     return {key: [m.step for m in client.get_metric_history(run.info.run_id, key)] for key in run.data.metrics}
+
+
+def assert_runs_match_plan(runs: list, planned: Counter) -> list:
+    """Nothing left RUNNING, no trial id with two runs, and the trial runs not closed as lost count (stage, value) as
+    planned; returns those runs."""
+    assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    trials = children(runs)
+    assert [tid for tid, n in Counter(r.data.tags["ganbench.trial_id"] for r in trials).items() if n > 1] == []
+    kept = [r for r in trials if r.data.tags["outcome"] != "lost"]
+    assert Counter((r.data.tags["stage"], r.data.tags["value"]) for r in kept) == planned
+    return kept
 
 
 def assert_steps_strictly_increase(client: MlflowClient, runs: list) -> None:
