@@ -10,16 +10,13 @@ from any machine that reaches the same storage and tracking URI.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
-import logging
 import os
 import platform
 import shlex
 import sys
 import tempfile
 import time
-import traceback
 from concurrent import futures
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -34,6 +31,7 @@ from ganbench.errors import ConfigError, DataError, GanbenchError
 from ganbench.metrics import METRICS
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.resources import search_spaces
+from ganbench.sweep.disk_full import disk_full, quiet_disk_full_noise
 from ganbench.sweep.interrupts import GUARD, Interrupted
 from ganbench.sweep.lock import SweepLock
 from ganbench.sweep.ray_cluster import init_ray, start_ray
@@ -193,47 +191,6 @@ def run(options: SweepOptions) -> int:
                 raise GanbenchError(f"no space left on a disk the sweep writes to ({full}); free some (GANBENCH_HOME "
                                     f"{home()}, --storage {storage}), then resume with `{resume}`") from None
             raise
-
-
-DISK_FULL = ("database or disk is full", "No space left on device")
-
-
-class DiskFullNoise(logging.Filter):
-    """Drops what Ray, MLflow and Optuna log about a full disk (each a traceback, many times over): the driver
-    says it once, with what to do (``run``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            text += "".join(traceback.format_exception(*record.exc_info))
-        return not any(sign in text for sign in DISK_FULL)
-
-
-def quiet_disk_full_noise() -> None:
-    noise = DiskFullNoise()
-    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in logging.root.manager.loggerDict)]
-    for logger in loggers:  # (a logger's filters see its own records, a handler's what propagates to it)
-        if isinstance(logger, logging.Logger):
-            logger.addFilter(noise)
-        for handler in getattr(logger, "handlers", []):
-            handler.addFilter(noise)
-    # A failed trial's task result that nobody fetched: Tune already handled the trial's error.
-    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
-
-
-def disk_full(error: BaseException) -> str:
-    """What a full disk said, anywhere in an exception's chain (OSError ENOSPC, sqlite's "database or disk is
-    full" through SQLAlchemy, MLflow or Optuna); '' if nothing did."""
-    seen: set[int] = set()
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            return str(error).strip().splitlines()[0]
-        for text in DISK_FULL:
-            if text in str(error):
-                return text
-        error = error.__cause__ or error.__context__
-    return ""
 
 
 def _check_state(state: dict[str, Any] | None, options: SweepOptions, sweep: SweepFile,
