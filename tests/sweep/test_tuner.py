@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import math
+import pickle
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +21,7 @@ from ganbench.sweep.tuner import (
     DispatchingScheduler,
     DispatchingSearcher,
     ProgressTable,
+    SchedulerSnapshot,
     split_trial_config,
 )
 
@@ -129,30 +132,50 @@ def test_optuna_trials_a_killed_driver_left_running_are_failed(tmp_path):
     assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
 
 
-def simulate(study, concurrency: int, reports_first: str) -> list[tuple]:
+def improving(lr: float, step: int) -> float:
+    return abs(math.log10(lr) + 2.5) + 1.0 / step  # best near lr 3e-3, improving with steps
+
+
+def simulate(study, concurrency: int, reports_first: str, pause_after: int | None = None,
+             tmp_path: Path | None = None, curve: Callable[[float, int], float] = improving) -> list[tuple]:
     """Drive the searcher and ASHA as Tune would, with ``concurrency`` slots, letting the running trial that was
     handed out first (or last) report next. Each trial's curve is a fixed function of its config, as training is
-    on the CPU. Returns every trial's (value, lr_g, steps it ran), per value in hand-out order."""
+    on the CPU. Returns every trial's (value, lr_g, steps it ran), per value in hand-out order.
+
+    ``pause_after`` reports, the sweep is paused and restored as Tune does it: the searcher from its saved state,
+    the scheduler from the pickle written when the sweep started (``tuner.pkl``) plus what the callbacks saved,
+    and the running trials continue from their last evaluation with Tune's training_iteration restarting at 1."""
     searcher = DispatchingSearcher(study, storage_url="", sweep="unit")
     scheduler = DispatchingScheduler(study, max_steps=study.steps, grace_period=study.eval_every)
+    tuner_pkl = pickle.dumps(scheduler)
     running: list[SimpleNamespace] = []
     ran: dict[str, tuple] = {}
     for n in range(1000):
+        if n == pause_after:
+            searcher.save(str(tmp_path / "searcher.pkl"))
+            callback_state = pickle.dumps(SchedulerSnapshot(scheduler).get_state())
+            searcher = DispatchingSearcher(study, storage_url="", sweep="unit")
+            searcher.restore(str(tmp_path / "searcher.pkl"))
+            scheduler = pickle.loads(tuner_pkl)
+            SchedulerSnapshot(scheduler).set_state(pickle.loads(callback_state))
+            for t in running:
+                scheduler.on_trial_add(None, t)
+                t.iteration = 0
         while len(running) < concurrency:
             config = searcher.suggest(f"t{n}-{len(running)}")
             if config is None or config == DispatchingSearcher.FINISHED:
                 break
-            t = SimpleNamespace(trial_id=f"t{n}-{len(running)}", config=config, step=0)
+            t = SimpleNamespace(trial_id=f"t{n}-{len(running)}", config=config, step=0, iteration=0)
             scheduler.on_trial_add(None, t)
             running.append(t)
         if not running:
             break
         t = running[0] if reports_first == "first" else running[-1]
         t.step += study.eval_every
+        t.iteration += 1
         lr = t.config["optim.lr_g"]
-        loss = abs(math.log10(lr) + 2.5) + 1.0 / t.step  # best near lr 3e-3, improving with steps
-        result = {"step": t.step, "training_iteration": t.step // study.eval_every, "reverse_kl": loss,
-                  "best_reverse_kl": loss}
+        loss = curve(lr, t.step)
+        result = {"step": t.step, "training_iteration": t.iteration, "reverse_kl": loss, "best_reverse_kl": loss}
         searcher.on_trial_result(t.trial_id, result)
         action = scheduler.on_trial_result(None, t, result)
         if action == TrialScheduler.STOP or t.step >= study.steps:
@@ -185,3 +208,46 @@ def test_deterministic_mode_runs_one_trial_per_value_at_once():
     assert searcher.suggest("c") is None  # both values busy: wait, do not finish
     searcher.on_trial_complete("a", {"step": 30, "reverse_kl": 0.5, "best_reverse_kl": 0.5})
     assert searcher.suggest("c")[META]["value"] == first[META]["value"]
+
+
+@pytest.mark.parametrize("pause_after", [3, 7, 12, 20, 33])
+def test_a_paused_and_restored_sweep_picks_and_cuts_as_an_uninterrupted_one(tmp_path, pause_after):
+    """Ctrl-C then --resume must give the uninterrupted sweep's trials. Two things broke that: Tune restores the
+    scheduler as it was when the sweep started (every ASHA rung empty, so a trial in flight ran to its end where
+    it had been cut), and Optuna keyed the resumed trial's reports by a training_iteration that restarts at 1
+    (dropped as repeats, so TPE ranked a pruned trial on an older value)."""
+    study = replace(STUDY, num_samples=8, n_startup_trials=2, deterministic=True,
+                    shared={**STUDY.shared, "train.steps": 40})
+    straight = simulate(study, concurrency=2, reports_first="first")
+    paused = simulate(study, concurrency=2, reports_first="first", pause_after=pause_after, tmp_path=tmp_path)
+    assert paused == straight
+
+
+def test_optuna_keeps_a_resumed_trials_reports_by_generator_step():
+    """Tune's training_iteration restarts at 1 when a paused trial resumes from its checkpoint; Optuna dropped
+    those reports as repeats, and TPE ranks a pruned trial by its last reported step and value."""
+    searcher = DispatchingSearcher(STUDY, storage_url="", sweep="unit")
+    config = searcher.suggest("a")
+    value = config[META]["value"]
+    for step, iteration, loss in [(10, 1, 0.9), (20, 2, 0.7), (30, 1, 0.5)]:  # paused after step 20
+        searcher.on_trial_result("a", {"step": step, "training_iteration": iteration, "reverse_kl": loss,
+                                       "best_reverse_kl": loss})
+    optuna_trial = searcher.searchers[value]._ot_trials["a"]
+    assert optuna_trial.study.trials[0].intermediate_values == {10: 0.9, 20: 0.7, 30: 0.5}
+
+
+def test_the_picks_do_not_depend_on_the_sweep_files_key_order(tmp_path):
+    """The same sweep written with its tuned keys in another order must get the same configs: samplers draw in the
+    order parameters are given, and a file rewritten with sorted keys swapped lr_d and lr_g."""
+    text = (Path(__file__).resolve().parent / "files" / "tiny.yaml").read_text()
+    block = text[text.index("nuisance:"):text.index("num_samples:")]
+    lr_g, lr_d = "  optim.lr_g: {loguniform: [1.0e-4, 1.0e-2]}\n", "  optim.lr_d: {loguniform: [1.0e-4, 1.0e-2]}\n"
+    orders, picks = [], []
+    for name, nuisance in (("g_first", lr_g + lr_d), ("d_first", lr_d + lr_g)):
+        (tmp_path / f"{name}.yaml").write_text(text.replace(block, "nuisance:\n" + nuisance))
+        study = load_sweep(tmp_path / f"{name}.yaml").studies[0]
+        orders.append(list(study.space(study.values()[0])))
+        searcher = DispatchingSearcher(study, storage_url="", sweep="unit")
+        picks.append([split_trial_config(searcher.suggest(f"t{i}"))[0] for i in range(2 * study.num_samples)])
+    assert orders[0] == orders[1][::-1], "the two files must give the tuned keys in two orders"
+    assert picks[0] == picks[1]

@@ -8,13 +8,13 @@ per value, so a slow starter is only ever cut against its own value's results. A
 
 - ``trainable``: the trial Tune runs, and the shape of its config;
 - ``searchers``: what runs next (per-value Optuna studies; the final stage's configs; recovery);
-- ``scheduler``: what stops (per-value ASHA);
+- ``scheduler``: what stops (per-value ASHA), and its rungs carried in Tune's snapshot;
 - ``callbacks``: MLflow runs closed from the driver, and the live view;
 - ``stage``: one stage as one Tune run.
 """
 
 from ganbench.sweep.tuner.callbacks import ProgressTable, TrackingCallback, format_seconds
-from ganbench.sweep.tuner.scheduler import DispatchingScheduler
+from ganbench.sweep.tuner.scheduler import DispatchingScheduler, SchedulerSnapshot
 from ganbench.sweep.tuner.searchers import (
     OPTUNA_STATE,
     ConfigQueue,
@@ -28,6 +28,6 @@ from ganbench.sweep.tuner.stage import LOST_REASON, fail_open_optuna_trials, run
 from ganbench.sweep.tuner.trainable import META, STATE_FILE, TrialContext, newest_state, run_trial, split_trial_config
 
 __all__ = ["LOST_REASON", "META", "OPTUNA_STATE", "STATE_FILE", "ConfigQueue", "DispatchingScheduler",
-           "DispatchingSearcher", "PickledState", "ProgressTable", "Recovering", "TrackingCallback", "TrialContext",
-           "fail_open_optuna_trials", "format_seconds", "newest_state", "optuna_sampler", "optuna_space",
+           "DispatchingSearcher", "PickledState", "ProgressTable", "Recovering", "SchedulerSnapshot", "TrackingCallback",
+           "TrialContext", "fail_open_optuna_trials", "format_seconds", "newest_state", "optuna_sampler", "optuna_space",
            "run_stage", "run_trial", "split_trial_config"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import AsyncHyperBandScheduler, FIFOScheduler
 
@@ -47,3 +48,21 @@ class DispatchingScheduler(PickledState, FIFOScheduler):
         self._of(trial).on_trial_error(tune_controller, trial)
 
 
+
+
+class SchedulerSnapshot(tune.Callback):
+    """Carries the scheduler's rungs in Tune's experiment snapshot. Tune saves a searcher's state with each
+    snapshot but not a scheduler's: ``Tuner.restore`` rebuilds the scheduler from the pickle written when the
+    sweep started, with every ASHA rung empty. A trial paused by Ctrl-C then met empty rungs after ``--resume``
+    and ran to its last step where the uninterrupted sweep had cut it, so the two leaderboards differed.
+    Tune restores callback state before it re-adds the restored trials, and the callback and the scheduler come
+    back from that one pickle as one object graph, so ``set_state`` reaches the scheduler Tune uses."""
+
+    def __init__(self, scheduler: DispatchingScheduler) -> None:
+        self.scheduler = scheduler
+
+    def get_state(self) -> dict[str, Any]:
+        return {"schedulers": self.scheduler.schedulers}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.scheduler.schedulers = state["schedulers"]

@@ -10,6 +10,7 @@ from typing import Any
 import optuna
 import optuna.distributions as od
 from optuna.trial import TrialState
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -39,7 +40,9 @@ def optuna_space(space: dict[str, Distribution]) -> dict[str, Any]:
 
     # OptunaSearch names parameters by "/"-joined paths and hands suggestions back unflattened on "/", so
     # "optim/lr_g" returns as {"optim": {"lr_g": ...}}; DispatchingSearcher.suggest flattens that back.
-    return {key.replace(".", "/"): convert(dist) for key, dist in space.items()}
+    # Samplers draw in the order the parameters are given: sorted, so a sweep file's key order cannot change the
+    # picks (it swapped lr_d and lr_g, and the leaderboard, when the file was rewritten with sorted keys).
+    return {key.replace(".", "/"): convert(space[key]) for key in sorted(space)}
 
 
 def optuna_sampler(name: str, seed: int, n_startup_trials: int = 10) -> Any:
@@ -222,8 +225,11 @@ class DispatchingSearcher(Recovering, Searcher):
         searcher = self.searchers.get(self.trial_value.get(trial_id, ""))
         if searcher is not None and self.metric in result and trial_id not in self.told_here \
                 and trial_id not in self.adopted.values():
+            # Optuna keys intermediate values by Tune's training_iteration, which restarts at 1 when a paused trial
+            # resumes from its checkpoint: the resumed reports were dropped as repeats ("step=1 is already
+            # reported") and TPE judged a later-pruned trial on an earlier value. The generator step never restarts.
             try:
-                searcher.on_trial_result(trial_id, result)
+                searcher.on_trial_result(trial_id, {**result, TRAINING_ITERATION: result["step"]})
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # finished before a killed driver could save Tune's state; --resume replays it
 

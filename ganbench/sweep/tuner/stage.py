@@ -16,7 +16,7 @@ from ganbench.sweep.interrupts import GUARD
 from ganbench.sweep.state import join
 from ganbench.sweep.study import Study
 from ganbench.sweep.tuner.callbacks import ProgressTable, TrackingCallback
-from ganbench.sweep.tuner.scheduler import DispatchingScheduler
+from ganbench.sweep.tuner.scheduler import DispatchingScheduler, SchedulerSnapshot
 from ganbench.sweep.tuner.searchers import ConfigQueue, DispatchingSearcher
 from ganbench.sweep.tuner.trainable import TrialContext, run_trial, split_trial_config
 
@@ -68,11 +68,12 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
     if resume and tune.Tuner.can_restore(path):
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
+        scheduler = None
         if stage == "search":
-            grace = study.grace_period or study.eval_every
+            if study.scheduler == "asha":
+                scheduler = DispatchingScheduler(study, max_steps, study.grace_period or study.eval_every)
             tune_config = tune.TuneConfig(
-                search_alg=DispatchingSearcher(study, storage_url, sweep, context.runs, path),
-                scheduler=DispatchingScheduler(study, max_steps, grace) if study.scheduler == "asha" else None,
+                search_alg=DispatchingSearcher(study, storage_url, sweep, context.runs, path), scheduler=scheduler,
                 num_samples=len(study.values()) * study.num_samples,
                 max_concurrent_trials=max_concurrent or None, reuse_actors=True)
         else:
@@ -83,7 +84,8 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
             name=experiment, storage_path=storage, verbose=0,
             failure_config=tune.FailureConfig(max_failures=2),  # worker crashes; code errors never get here
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-            callbacks=[TrackingCallback(context.runs, context.judge), ProgressTable(study, stage, planned)]))
+            callbacks=[TrackingCallback(context.runs, context.judge), ProgressTable(study, stage, planned)]
+            + ([SchedulerSnapshot(scheduler)] if scheduler is not None else [])))
     with GUARD.graceful(stop_tune):  # Ctrl-C or SIGTERM: Tune saves its state, stops trials, raises Interrupted
         results = tuner.fit()
     # Every trial Tune knows has ended. What is still open belongs to trials a killed driver started after Tune's
