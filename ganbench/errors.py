@@ -27,4 +27,4 @@ def choices_hint(name: str, available: Iterable[str]) -> str:
     available = sorted(available)
     close = difflib.get_close_matches(name, available, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"{hint}available: {', '.join(available)}"
+    return f"{hint}available: {', '.join(available) or 'none'}"

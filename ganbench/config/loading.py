@@ -8,6 +8,7 @@ Precedence, lowest first: field defaults < the dataset's defaults < the loss pre
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,8 @@ def resolve(user: dict[str, Any]) -> Config:
 
     # A preset may be named by loss.name (as sweeps do: `loss.name: [hinge, wgan_gp]`) or loss.preset.
     preset_name = user.get("loss.preset", "")
+    if isinstance(user.get("loss.name"), str):
+        _check_loss_name(user["loss.name"])
     if isinstance(user.get("loss.name"), str) and user["loss.name"] in PRESETS:
         if preset_name and preset_name != user["loss.name"]:
             raise ConfigError("loss.preset", f"{preset_name!r} conflicts with loss.name {user['loss.name']!r}")
@@ -130,6 +133,21 @@ def resolve(user: dict[str, Any]) -> Config:
     config = _build(merged)
     validate(config)
     return config
+
+
+def _check_loss_name(name: str) -> None:
+    """loss.name takes a loss or a preset's name: an unknown one lists both, and a name close to a preset's
+    suggests the preset's own key (``wgan_pg`` -> ``loss.preset=wgan_gp``)."""
+    from ganbench.gan.losses import LOSSES  # the registries (torch), as in resolve
+    from ganbench.gan.presets import PRESETS  # (the same)
+
+    if name in LOSSES or name in PRESETS:
+        return
+    close = difflib.get_close_matches(name, [*LOSSES, *PRESETS], n=1)
+    hint = ("" if not close else f"did you mean the preset '{close[0]}' (loss.preset={close[0]})? "
+            if close[0] in PRESETS else f"did you mean '{close[0]}'? ")
+    raise ConfigError("loss.name", f"unknown loss {name!r}; {hint}losses: {', '.join(LOSSES)}; presets "
+                                   f"(loss.preset=NAME or loss.name=NAME): {', '.join(PRESETS)}")
 
 
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | tuple[str, ...] = (),

@@ -42,8 +42,9 @@ def find(name: str) -> Path:
         return path
     known = available()
     if name not in known:
+        typed = path.stem if path.suffix in (".yaml", ".yml") else name  # a mistyped path: its name is what is close
         raise GanbenchError(f"benchmark {name!r} not found in {benchmarks_folder()}; "
-                            f"{choices_hint(name, known) if known else 'no benchmark files there'}")
+                            f"{choices_hint(typed, known) if known else 'no benchmark files there'}")
     return known[name]
 
 

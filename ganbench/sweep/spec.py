@@ -21,6 +21,8 @@ published references. ``--plan`` and the driver call ``load_sweep``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +31,11 @@ from typing import Any
 from ganbench.config.loading import flatten, parse_override, read_yaml, to_flat
 from ganbench.config.schema import FIELDS
 from ganbench.config.schema import _opt as option
-from ganbench.config.values import REQUIRED, from_mapping, known_keys, number
+from ganbench.config.values import REQUIRED, check_range, coerce, from_mapping, known_keys, number
 from ganbench.errors import ConfigError, GanbenchError, choices_hint
 from ganbench.metrics.keys import PREFIXES as METRIC_PREFIXES
 from ganbench.metrics.keys import Direction
-from ganbench.resources import shipped_file
+from ganbench.resources import benchmarks_folder, search_spaces, shipped_file
 from ganbench.sweep.budgets import BUDGETS
 from ganbench.sweep.judge import RANK_ON
 from ganbench.sweep.study import Distribution, Study, SweepFile
@@ -299,8 +301,8 @@ def _check_configs(study: Study, where: str) -> dict[str, Any]:
                 from None
         keys = metric_keys(config)
         if study.metric not in keys:
-            raise ConfigError(f"{where}metric", f"{study.metric!r} is not reported for {study.label(value)}; "
-                                                f"{choices_hint(study.metric, keys)}")
+            raise ConfigError(f"{where}metric", f"{study.metric!r} is not reported for {study.label(value)}"
+                                                f"{_unreported_metric_hint(study.metric, keys, config)}")
         flat = to_flat(config)
         for key in SHARED_KEYS:
             first, label = shared.setdefault(key, (flat[key], study.label(value)))
@@ -310,6 +312,20 @@ def _check_configs(study: Study, where: str) -> dict[str, Any]:
                                                    "the same budget and evaluation: set it under `fixed:`, or compare "
                                                    "such settings in separate studies")
     return {key: value for key, (value, _) in shared.items()}
+
+
+def _unreported_metric_hint(metric: str, reported: set[str], config: Any) -> str:
+    """What to set so that trials report ``metric``: with no metric configured at all (``image_folder``'s default)
+    an empty list of choices would say nothing, so name ``eval.metrics`` and a family that reports it."""
+    from ganbench.metrics import METRICS  # the registry (torch), as resolve above
+
+    families = [name for name, family in METRICS.items() if metric in family.directions]
+    if not reported:
+        example = f", e.g. eval.metrics: [{families[0]}]" if families else ""
+        return (f": it computes no metric (eval.metrics is empty, as data.name={config.data.name} leaves it); set "
+                f"eval.metrics under `fixed:`{example}")
+    return f"; {choices_hint(metric, reported)}" + (f"; add {families[0]} to eval.metrics to report it"
+                                                    if families else "")
 
 
 def load_sweep(path: str | Path, budget: str | None = None, overrides: tuple[str, ...] | list[str] = ()) -> SweepFile:
@@ -331,7 +347,7 @@ def parse_sweep(path: str | Path, budget: str | None = None,
 def _parse(path: str | Path, budget: str | None,
            overrides: tuple[str, ...] | list[str]) -> tuple[SweepFile, list[str]]:
     """The parsed file, and where each study sits in it (the prefix its errors name)."""
-    path = shipped_file(path)
+    path = sweep_file(path)
     tree = read_yaml(path)
     benchmark = tree.pop("benchmark", None)
     narrowed_by = ""
@@ -341,7 +357,8 @@ def _parse(path: str | Path, budget: str | None,
         narrowed_by = budget if "scientific" in override and "reference" not in override else ""
     elif budget:
         raise ConfigError("--budget", f"{path.name} is a sweep file, not a benchmark (no `benchmark:` block)")
-    tree = _apply_overrides(tree, overrides)
+    fixed = command_line_fixed(overrides)
+    tree = _apply_overrides(tree, fixed)
     if "studies" in tree:
         if set(tree) - {"studies"} or not isinstance(tree["studies"], list) or not tree["studies"]:
             raise ConfigError("studies", "expected a non-empty list of studies and nothing beside it")
@@ -351,6 +368,8 @@ def _parse(path: str | Path, budget: str | None,
     else:
         wheres = [""]
         studies = [parse_study(tree, narrowed_by=narrowed_by)]
+    for study in studies:
+        _refuse_shadowed_overrides(study, fixed)
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise ConfigError("study", f"study names must be unique, got {names}")
@@ -358,15 +377,66 @@ def _parse(path: str | Path, budget: str | None,
                      benchmark=benchmark or {}, overrides=tuple(overrides)), wheres
 
 
-def _apply_overrides(tree: dict[str, Any], overrides: tuple[str, ...] | list[str]) -> dict[str, Any]:
-    """Command-line ``KEY=VALUE`` items set config keys under every study's ``fixed``, as Hydra users expect."""
-    if not overrides:
-        return tree
-    fixed = {}
+def sweep_file(typed: str | Path) -> Path:
+    """The sweep file ``typed`` names (a path, or one of the shipped search spaces by its path in a checkout), or a
+    one-line error suggesting the closest sweep or benchmark file."""
+    path = shipped_file(typed)
+    if path.is_file():
+        return path
+    candidates = {_shown(p): p for folder in (search_spaces(), benchmarks_folder(), Path(typed).parent)
+                  if folder.is_dir() for p in sorted(folder.glob("*.yaml"))}
+    by_stem = {p.stem: shown for shown, p in candidates.items()}
+    close = (difflib.get_close_matches(str(typed), candidates, n=1)
+             or [by_stem[stem] for stem in difflib.get_close_matches(Path(typed).stem, by_stem, n=1)])
+    hint = f"did you mean {close[0]}?" if close else f"the shipped ones are in {_shown(search_spaces())}"
+    raise GanbenchError(f"{typed}: no such sweep file; {hint}")
+
+
+def _shown(path: Path) -> str:
+    """``path`` as a user would type it from here: relative to the working directory when it is below it."""
+    relative = os.path.relpath(path)
+    return path.as_posix() if relative.startswith("..") else Path(relative).as_posix()
+
+
+def command_line_fixed(overrides: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Command-line ``KEY=VALUE`` items as config keys, each checked like a file's own value when it is resolved (a
+    known key, its type, its range: the same messages); component names are checked with the rest of the config."""
+    fixed: dict[str, Any] = {}
+    given: dict[str, str] = {}
     for text in overrides:
         key, value = parse_override(text)
-        fixed[key] = value
-    known_keys(fixed, FIELDS, "", "config key")
+        known_keys({key: value}, FIELDS, "", "config key")
+        if key in given:
+            raise ConfigError(key, f"given twice on the command line ({given[key]} and {text.partition('=')[2]}); "
+                                   "keep one")
+        field, typ = FIELDS[key]
+        fixed[key] = coerce(key, value, typ)
+        check_range(key, fixed[key], field.metadata)
+        given[key] = text.partition("=")[2]
+    return fixed
+
+
+def _refuse_shadowed_overrides(study: Study, fixed: dict[str, Any]) -> None:
+    """An override goes under `fixed:`, and each value's own keys and its tuned parameters take precedence over
+    `fixed:` in every trial: overriding one of them would change nothing that runs, so it is refused, saying why."""
+    for key in fixed:
+        if key in study.scientific:
+            raise ConfigError(key, f"compared by study {study.name} (`scientific:`), so a command-line override "
+                                   "cannot fix it: each compared value sets its own; to compare other values, copy "
+                                   "the file and edit its `scientific:`")
+        tuned_by = "nuisance" if key in study.nuisance else next(
+            (f"nuisance.per_value.{label}" for label, space in study.per_value.items() if key in space), None)
+        if tuned_by:
+            raise ConfigError(key, f"tuned by study {study.name} (`{tuned_by}:`), so a command-line override "
+                                   "cannot fix it: the search sets it in every trial; to fix it, copy the file and "
+                                   f"move it from `{tuned_by}:` to `fixed:`")
+
+
+def _apply_overrides(tree: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
+    """Command-line overrides (``command_line_fixed``) set config keys under every study's ``fixed``, as Hydra users
+    expect."""
+    if not fixed:
+        return tree
 
     def merged(study: Any) -> Any:
         if not isinstance(study, dict):

@@ -139,3 +139,21 @@ def test_defaults_are_ring8_with_its_documented_settings():
     for key, value in flat.items():
         expected = documented.get(key, field_default(key))
         assert value == (list(expected) if isinstance(expected, tuple) else expected), key
+
+
+@pytest.mark.parametrize(("typed", "preset"), [("wgan_pg", "wgan_gp"), ("dragn", "dragan")])
+def test_a_preset_misspelt_as_a_loss_is_suggested_as_a_preset(typed, preset):
+    """loss.name takes a loss or a preset's name, so an unknown one lists both and suggests the preset's key."""
+    with pytest.raises(ConfigError) as refused:
+        load_config(overrides=[f"loss.name={typed}"])
+    message = str(refused.value)
+    assert message.startswith(f"loss.name: unknown loss {typed!r}; did you mean the preset '{preset}' "
+                              f"(loss.preset={preset})?")
+    assert "hinge" in message and "presets (loss.preset=NAME or loss.name=NAME): " in message and "wgan_gp" in message
+
+
+def test_a_misspelt_loss_is_suggested_as_a_loss_beside_the_presets():
+    with pytest.raises(ConfigError, match=r"^loss\.name: unknown loss 'hnge'; did you mean 'hinge'\? losses: .*; "
+                                          r"presets \(loss.preset=NAME or loss.name=NAME\): .*wgan_gp"):
+        load_config(overrides=["loss.name=hnge"])
+    assert load_config(overrides=["loss.name=wgan_gp"]).loss.preset == "wgan_gp"  # a preset's name stays a loss.name

@@ -163,3 +163,9 @@ def test_the_medium_pacgan_budgets_train_pacgans_rows_with_its_optimizer(name):
                                                                              1e-4, 0.05, 50)
     notes = sweep.benchmark["notes"]["medium"]
     assert "What still differs from PacGAN's" in notes and "(1) length: 10,000 generator steps" in notes
+
+
+@pytest.mark.parametrize("typed", ["ring8_pacgn", "search_spaces/benchmarks/ring8_pacgn.yaml"])
+def test_a_benchmark_not_found_suggests_the_closest_name(typed):
+    with pytest.raises(GanbenchError, match=r"did you mean 'ring8_pacgan'\?"):
+        find(typed)

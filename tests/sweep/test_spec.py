@@ -314,3 +314,100 @@ def test_parsing_a_sweep_file_imports_no_torch_below_the_metrics_package():
 
 def test_parsing_a_sweep_file_imports_no_torch():
     assert "torch" not in _imports_after_parse()
+
+
+# Command-line KEY=VALUE overrides: each one changes what runs, or is refused in one line saying why.
+
+RING8 = ROOT / "search_spaces" / "benchmarks" / "ring8_pacgan.yaml"
+QUICKSTART = ROOT / "search_spaces" / "quickstart.yaml"
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    (["loss.name=least_squares", "model.pack=8"], "loss.name"),  # the compared loss would be shadowed by each value's
+    (["model.pack=8"], "model.pack"),
+    (["loss.name=hnge"], "loss.name"),
+])
+def test_an_override_of_a_compared_key_is_refused(overrides, key):
+    with pytest.raises(ConfigError) as refused:
+        parse_sweep(RING8, overrides=overrides)
+    message = str(refused.value)
+    assert message.startswith(f"{key}: compared by study ring8_pacgan (`scientific:`)") and "\n" not in message
+    assert "cannot fix it" in message and "scientific" in message
+
+
+def test_an_override_of_a_tuned_key_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match=r"^optim\.lr_g: tuned by study ring8_losses \(`nuisance:`\).*cannot fix it"):
+        parse_sweep(QUICKSTART, overrides=["optim.lr_g=1e-3"])
+    # A key tuned for one value only (nuisance.per_value) would be shadowed for that value: refused too.
+    with pytest.raises(ConfigError, match=r"^optim\.lr_d: tuned by study tiny \(`nuisance.per_value.hinge:`\)"):
+        parse_sweep(write(tmp_path, BASE), overrides=["optim.lr_d=1e-3"])
+
+
+def test_a_budget_without_search_takes_an_override_of_a_key_other_budgets_tune():
+    """ring8_pacgan's medium budget tunes nothing (`nuisance: {}`): there, optim.lr_g is an ordinary fixed key."""
+    study = load_sweep(RING8, "medium", overrides=["optim.lr_g=3e-4"]).studies[0]
+    assert all(study.midpoint_config(v)["optim.lr_g"] == 3e-4 for v in study.values())
+    with pytest.raises(ConfigError, match="optim.lr_g: tuned by study ring8_pacgan"):
+        parse_sweep(RING8, "small", overrides=["optim.lr_g=3e-4"])
+
+
+@pytest.mark.parametrize(("override", "message"), [
+    ("optim.lr_g=-5", r"optim\.lr_g: must be > 0\.0, got -5"),  # checked before it is found to be tuned
+    ("train.steps=-5", r"train\.steps: must be >= 1, got -5"),
+    ("train.steps=many", r"train\.steps: expected an integer, got 'many'"),
+    ("model.g_norm=layer", r"model\.g_norm: invalid value 'layer'; available: batch, none"),
+])
+def test_overrides_are_checked_like_the_files_values(override, message):
+    """Type and range at the parse, as the file's own `fixed:` values are when resolved (the same messages)."""
+    with pytest.raises(ConfigError, match=f"^{message}"):
+        parse_sweep(QUICKSTART, overrides=[override])
+
+
+def test_an_override_naming_an_unknown_component_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match=r"loss\.penalty: unknown penalty 'gradient_penlty'; did you mean "
+                                          r"'gradient_penalty'\?"):
+        load_sweep(QUICKSTART, overrides=["loss.penalty=gradient_penlty"])
+
+
+def test_a_key_overridden_twice_is_refused():
+    with pytest.raises(ConfigError, match=r"^train\.steps: given twice on the command line \(500 and 600\); keep one"):
+        parse_sweep(QUICKSTART, overrides=["train.steps=500", "train.steps=600"])
+
+
+def test_a_metric_nothing_computes_says_which_key_to_set(tmp_path):
+    """image_folder computes no metric by default: ranking on fid_inception names eval.metrics and the family."""
+    tree = {**BASE, "metric": "fid_inception", "reference": [], "nuisance": {},
+            "fixed": {"data.name": "image_folder", "data.folder": str(tmp_path), "data.image_size": 32,
+                      "train.steps": 10, "eval.every": 5}, "num_samples": 0}
+    with pytest.raises(ConfigError) as refused:
+        load_sweep(write(tmp_path, tree))
+    message = str(refused.value)
+    assert message.startswith("metric: 'fid_inception' is not reported for non_saturating")
+    assert "available: none" not in message and not message.rstrip().endswith("available:")
+    assert "eval.metrics is empty" in message and "eval.metrics: [inception]" in message
+
+
+def test_a_metric_another_family_reports_names_it(tmp_path):
+    tree = {**BASE, "metric": "fid_inception", "reference": [],
+            "fixed": {**BASE["fixed"], "eval.metrics": ["modes2d"]}}
+    with pytest.raises(ConfigError, match=r"'fid_inception' is not reported for non_saturating; available: .*reverse_kl; "
+                                          r"add inception to eval.metrics to report it"):
+        load_sweep(write(tmp_path, tree))
+
+
+@pytest.mark.parametrize(("typed", "suggested"), [
+    ("search_spaces/quickstrat.yaml", "search_spaces/quickstart.yaml"),
+    ("quickstart", "search_spaces/quickstart.yaml"),
+    ("ring8_pacgn", "search_spaces/benchmarks/ring8_pacgan.yaml"),
+])
+def test_a_sweep_file_not_found_suggests_the_closest(typed, suggested, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(GanbenchError) as refused:
+        parse_sweep(typed)
+    assert str(refused.value) == f"{typed}: no such sweep file; did you mean {suggested}?"
+
+
+def test_a_sweep_file_with_nothing_close_says_where_they_are(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(GanbenchError, match=r"^zzzzqqq\.yaml: no such sweep file; the shipped ones are in "):
+        parse_sweep("zzzzqqq.yaml")
