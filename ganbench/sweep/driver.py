@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -21,7 +22,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -39,13 +40,21 @@ from ganbench.sweep.results import best_configs, format_summary, summarise
 from ganbench.sweep.spec import check_name, load_sweep, rdb_url
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.sweep.study import Study, SweepFile, describe
+from ganbench.tracking.origin import NUMERIC_ENV, record_origin, sweep_origin
 from ganbench.tracking.runs import TrialRuns
 from ganbench.tracking.store import Tracker, default_tracking_uri, home, ui_command
+from ganbench.tracking.summary import SummaryRuns, ValueSummary
 from ganbench.training.loop import train
 from ganbench.training.sampling import dataset_of
 
+if TYPE_CHECKING:
+    from ganbench.report.data import SweepRecord
+
 FINAL_SEED_BASE = 1000  # final reruns use seeds apart from the search's
-ENV_KEYS = ("GANBENCH_HOME", "GANBENCH_CACHE", "GANBENCH_DATA", "GANBENCH_INCEPTION_WEIGHTS", "TORCH_HOME")
+# Passed to every trial, also on a cluster's other nodes: the data and weights, and what decides the numbers' digits
+# (the reproducibility mode's variables among them), so that the fingerprint the driver records holds for the trials.
+ENV_KEYS = ("GANBENCH_HOME", "GANBENCH_CACHE", "GANBENCH_DATA", "GANBENCH_INCEPTION_WEIGHTS", "TORCH_HOME",
+            *NUMERIC_ENV)
 
 
 @dataclass
@@ -237,6 +246,8 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
     tracker.ensure_experiment()
     command = reproducing_command(options, sweep, name)
     parent = tracker.parent_run(name, {"ganbench_version": __version__, "sweep_sha256": sweep.sha256})
+    # Each driver start, resumes included: a sweep resumed on another machine records that machine too.
+    record_origin(tracker, parent, sweep_origin(sweep.text, str(sweep.path), uri, storage, threads_per_trial(sweep)))
     try:
         if state is None:
             state = {"name": name, "sha256": sweep.sha256, "file": str(sweep.path), "parent_run_id": parent,
@@ -248,6 +259,8 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
         for study in sweep.studies:
             optuna_url = override or study.optuna_storage or state["optuna_url"]
             summaries.append(_run_study(study, name, state, store, tracker, parent, optuna_url, options, resources))
+        if all(state["studies"][study.name]["stage"] == "done" for study in sweep.studies):
+            log_leaderboard(tracker, name, parent)
     except Interrupted:
         # Paused, not ended: the trials' runs and the sweep's run say so, and --resume reopens them.
         TrialRuns(tracker, name, parent).pause_open()
@@ -260,6 +273,53 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
     return 0
+
+
+def threads_per_trial(sweep: SweepFile) -> dict[str, int]:
+    """The torch threads each study's trials train on: their CPUs, as the Tune adapter pins them."""
+    return {study.name: max(1, int(study.cpu)) for study in sweep.studies}
+
+
+def leaderboard_summaries(record: SweepRecord, study: Study) -> list[ValueSummary]:
+    """The study's leaderboard rows as the report computes them (``report.leaderboard``, ``report.stats``), one
+    per compared value: its keys as params; rank, mean, std, 95% CI bounds, seeds, the difference from the best
+    row and its Holm-adjusted p, the best search trial and the trial counts as metrics."""
+    from ganbench.report.leaderboard import leaderboard  # scipy: only once a sweep is done
+    from ganbench.report.stats import compare_to_best  # (as above)
+
+    metric = study.metric
+    rows = leaderboard(record, study)
+    ranked = [r for r in rows if r["n"]]
+    comparisons = {c.value: c for c in compare_to_best({r["value"]: r["finals"] for r in ranked},
+                                                       ranked[0]["value"])} if ranked else {}
+    keys = {study.label(value): value for value in study.values()}
+    summaries = []
+    for r in rows:
+        low, high = r["ci"]
+        compared = comparisons.get(r["value"])
+        rank = 1 + ranked.index(r) if r["n"] else math.nan
+        summaries.append(ValueSummary(r["value"], {**keys.get(r["value"], {}), "metric": metric}, {
+            "rank": rank, f"{metric}_mean": r["mean"], f"{metric}_std": r["std"], f"{metric}_ci_low": low,
+            f"{metric}_ci_high": high, "seeds": r["n"],
+            f"{metric}_difference_from_best": compared.difference if compared else (0.0 if rank == 1 else math.nan),
+            "holm_p": compared.p_holm if compared else math.nan, f"{metric}_best_search_trial": r["best_single"],
+            **{outcome: r[outcome] for outcome in ("completed", "stopped_early", "diverged", "failed")}}))
+    return summaries
+
+
+def log_leaderboard(tracker: Tracker, name: str, parent: str) -> None:
+    """Log each study's leaderboard as summary runs under the parent (``tracking.summary``), sortable in MLflow.
+
+    Here, at the end of the sweep's final stage, rather than in ``ganbench report``: the driver holds the sweep's
+    lease, so two writers never race to create the same value's run (two ``report`` commands may run at once);
+    the runs exist as soon as the numbers do, for a sweep never reported; and a ``--resume`` of a finished sweep
+    (``ganbench reproduce`` run again) refreshes them in place. The numbers are the report's, from the same code."""
+    from ganbench.report.data import load_sweep_record  # the report's reading of the store (as above)
+
+    record = load_sweep_record(name, tracker.uri)
+    runs = SummaryRuns(tracker, name, parent)
+    for study in record.studies:
+        runs.log(study.name, leaderboard_summaries(record, study))
 
 
 def resuming_command(options: SweepOptions, name: str) -> str:

@@ -20,7 +20,7 @@ from enum import Enum
 from typing import Any
 
 # The tags of a trial's run. Their names are the store's format: renaming one orphans every older store.
-KIND_TAG = "ganbench.kind"    # a sweep's parent run or a trial run
+KIND_TAG = "ganbench.kind"    # a sweep's parent run, a trial run or a leaderboard row (summary)
 SWEEP_TAG = "ganbench.sweep"  # the parent run's sweep
 TRIAL_TAG = "ganbench.trial_id"
 ATTEMPTS_TAG = "ganbench.trial_dirs"  # the Tune trial folder of every attempt, oldest first (JSON list)
@@ -37,6 +37,7 @@ FINAL_PROTOCOL = "final_protocol"  # the protocol of the final evaluation (final
 UNREADABLE_TAG = "ganbench.unreadable_checkpoints"  # checkpoints a resumed attempt could not read
 FALLBACK_TAG = "ganbench.resumed_from"              # what it continued from instead
 TRIAL_KIND = "trial"
+SUMMARY_KIND = "summary"  # one compared value's leaderboard row, under the sweep's parent (tracking.summary)
 TAG_LIMIT = 5000  # what older MLflow versions accept as a tag value
 
 
@@ -161,6 +162,23 @@ def unreadable_tags(unreadable: list[str], fallback: str) -> dict[str, str]:
 
 def is_trial(run: Any) -> bool:
     return run.data.tags.get(KIND_TAG) == TRIAL_KIND
+
+
+def is_summary(run: Any, sweep: str | None = None) -> bool:
+    """Whether ``run`` is a summary run (of ``sweep``, if given)."""
+    tags = run.data.tags
+    return tags.get(KIND_TAG) == SUMMARY_KIND and sweep in (None, tags.get(SWEEP))
+
+
+def summary_key(sweep: str, study: str, value: str) -> dict[str, str]:
+    """The tags that name one compared value's summary run: what finds it again."""
+    return {KIND_TAG: SUMMARY_KIND, SWEEP: sweep, STUDY: study, VALUE: value}
+
+
+def summary_tags(sweep: str, parent_run_id: str, study: str, value: str) -> dict[str, str]:
+    """The tags a summary run is created with: its key, nested under the sweep's parent. No stage and no outcome,
+    so that nothing counting trials by stage or outcome counts it."""
+    return {**summary_key(sweep, study, value), PARENT_TAG: parent_run_id}
 
 
 def trial_id_of(run: Any) -> str:

@@ -168,6 +168,9 @@ class Tracker:
         """A metric's logged values as (step, value), in step order."""
         return sorted((m.step, m.value) for m in self.client.get_metric_history(run_id, key))
 
+    def tags(self, run_id: str) -> dict[str, str]:
+        return dict(self.client.get_run(run_id).data.tags)
+
     def metrics(self, run_id: str) -> dict[str, float]:
         return dict(self.client.get_run(run_id).data.metrics)
 
