@@ -18,6 +18,7 @@ from ganbench.sweep.study import Study
 from ganbench.sweep.tuner.callbacks import ProgressTable, TrackingCallback
 from ganbench.sweep.tuner.scheduler import DispatchingScheduler, SchedulerSnapshot
 from ganbench.sweep.tuner.searchers import ConfigQueue, DispatchingSearcher
+from ganbench.sweep.tuner.snapshots import SET_ASIDE, has_snapshot, set_aside_unreadable
 from ganbench.sweep.tuner.trainable import TrialContext, run_trial, split_trial_config
 
 LOST_REASON = ("lost: the driver was killed after this trial started and before Tune saved its experiment state, "
@@ -65,7 +66,13 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
     context = replace(context, experiment=path)
     # reuse_actors=True: a finished trial's worker process takes the next trial instead of a fresh
     # process re-importing torch and the trainable (~5 s a trial on this machine).
-    if resume and tune.Tuner.can_restore(path):
+    set_aside = set_aside_unreadable(path) if resume else []
+    if set_aside:
+        print(f"[{study.name} {stage}] Tune's snapshot of session {', '.join(set_aside)} could not be read (cut "
+              f"short, e.g. by a full disk): set aside as *{SET_ASIDE}; resuming from the newest readable one")
+    # With no readable snapshot (a driver killed before Tune's first one, or every one cut short) Tune's restore
+    # would log a traceback and start afresh: start afresh here, and recovery finds the runs already begun.
+    if resume and tune.Tuner.can_restore(path) and has_snapshot(path):
         tuner = tune.Tuner.restore(path, trainable=trainable, resume_errored=True)
     else:
         scheduler = None
