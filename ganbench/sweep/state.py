@@ -30,14 +30,16 @@ FOLDER = "ganbench-sweeps"
 
 
 def storage_root(option: str | None) -> str:
-    """``--storage`` as Tune takes it: an absolute path or a URI; by default ``$GANBENCH_HOME/ray_results``."""
+    """``--storage`` as Tune takes it: an absolute path or a URI; by default ``$GANBENCH_HOME/ray_results``. A
+    relative path is taken from the working folder, as every command line does (a report prints the paths under
+    its checkout relative, and its command must run as printed); Tune itself needs it absolute."""
     if option is None:
         return str(home() / "ray_results")
     if "://" in option:
         return option
-    if not os.path.isabs(option):
-        raise ConfigError("--storage", f"must be an absolute path or a URI (s3://, gs://, ...), got {option!r}")
-    return option
+    if not option:
+        raise ConfigError("--storage", "is empty: give a path or a URI (s3://, gs://, ...)")
+    return os.path.abspath(option)
 
 
 def is_path(storage: str) -> bool:
