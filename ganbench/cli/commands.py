@@ -184,7 +184,9 @@ def list_components(args: argparse.Namespace) -> int:
         return 0
     keys = table.pop("config_keys")
     for family, block in table.items():
-        print(f"{family} ({block['key']}):")
+        # resolve takes a preset's name as loss.name too (sweeps compare `loss.name: [hinge, wgan_gp]`)
+        also = "; a preset's name works too, see presets" if family == "losses" else ""
+        print(f"{family} ({block['key']}{also}):")
         for name, entry in block["entries"].items():
             extra = f"  [model {entry['defaults'].get('model.name')}]" if "defaults" in entry else ""
             print(f"  {name:22s} {entry['description']}{extra}")
@@ -245,9 +247,27 @@ def evaluate(args: argparse.Namespace) -> int:
 def sweep(args: argparse.Namespace) -> int:
     from ganbench.sweep.driver import SweepOptions, run  # Ray, Tune and MLflow: sweeps only
 
-    return run(SweepOptions(file=args.file, name=args.name, resume=args.resume, plan=args.plan, address=args.address,
+    code = run(SweepOptions(file=args.file, name=args.name, resume=args.resume, plan=args.plan, address=args.address,
                             tracking_uri=args.tracking_uri, storage=args.storage, max_concurrent=args.max_concurrent,
                             budget=args.budget, optuna_storage=args.optuna_storage, overrides=tuple(args.overrides)))
+    if args.plan and code == 0:  # after the plan, so that a refused sweep still ends in its one error line
+        _plan_notes(args)
+    return code
+
+
+def _plan_notes(args: argparse.Namespace) -> None:
+    """Below the plan: what the command-line overrides change (stdout), and a warning per study whose seeds are too
+    few for the report to rank (stderr; the plan stands)."""
+    from ganbench.report.stats import too_few_seeds  # the report's own rule (scipy): only for a plan
+    from ganbench.sweep.spec import load_sweep, override_lines  # (as the driver above)
+
+    sweep = load_sweep(args.file, args.budget, tuple(args.overrides))
+    for line in override_lines(sweep):
+        print(line)
+    for study in sweep.studies:
+        if too_few_seeds(study.seeds):
+            print(f"ganbench: warning: study {study.name}: seeds {study.seeds} is below 3: the report cannot rank its "
+                  "values or test their differences; set seeds: 3 or more", file=sys.stderr)
 
 
 def reproduce(args: argparse.Namespace) -> int:

@@ -218,9 +218,35 @@ def split_config_items(parser: argparse.ArgumentParser, args: argparse.Namespace
     args.config = files[0] if files else None
 
 
+# The positional list each command's words after an option join (argparse fills a positional list only before the
+# first option, and would call later words unrecognized arguments under the top-level usage).
+TRAILING_ITEMS = {"train": "config", "sweep": "items", "reproduce": "items"}
+
+
+def subcommand_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of one subcommand, so that its errors show its own usage."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices[command]
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Arguments as typed, with ``KEY=VALUE`` (and train's config file) allowed after options too:
+    ``ganbench sweep FILE --plan train.steps=500`` is the same as putting the override before ``--plan``."""
+    args, extras = parser.parse_known_args(argv)
+    if not extras:
+        return args
+    if args.command not in TRAILING_ITEMS:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    command = subcommand_parser(parser, args.command)
+    if options := [item for item in extras if item.startswith("-")]:
+        command.error(f"unrecognized arguments: {' '.join(options)}")
+    getattr(args, TRAILING_ITEMS[args.command]).extend(extras)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0
@@ -228,7 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         split_config_items(parser, args)
     if args.command in ("sweep", "reproduce"):
         if bad := [item for item in args.items if "=" not in item]:
-            parser.error(f"{args.command}: expected KEY=VALUE after the file, got {' '.join(bad)}")
+            subcommand_parser(parser, args.command).error(
+                f"expected KEY=VALUE, got {' '.join(bad)} (overrides go after the file, before or after options)")
         args.overrides = args.items + args.overrides
 
     try:

@@ -21,7 +21,7 @@ from ganbench.errors import DataError, GanbenchError, choices_hint
 from ganbench.report.build import build_report
 from ganbench.resources import benchmarks_folder
 from ganbench.sweep.driver import SweepOptions, check_runnable, default_name, missing_inputs, run
-from ganbench.sweep.spec import check_name, load_sweep
+from ganbench.sweep.spec import check_name, load_sweep, override_lines
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.sweep.study import Study, SweepFile
 from ganbench.tracking.store import default_tracking_uri
@@ -117,7 +117,7 @@ def reproduce(options: ReproduceOptions) -> int:
     if not sweep.benchmark:
         raise GanbenchError(f"{path} has no `benchmark:` block; run plain sweep files with `ganbench sweep`")
     if options.dry_run:
-        print("\n".join(dry_run(sweep)))
+        print("\n".join([*override_lines(sweep), *dry_run(sweep)]))
         print(f"dry run of {path.stem} ({sweep.budget} budget) passed")
         return 0
     # Before Ray or MLflow start: data files and metric weights, everything missing in one message. Resources

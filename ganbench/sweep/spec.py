@@ -432,6 +432,28 @@ def _refuse_shadowed_overrides(study: Study, fixed: dict[str, Any]) -> None:
                                    f"move it from `{tuned_by}:` to `fixed:`")
 
 
+def override_lines(sweep: SweepFile) -> list[str]:
+    """What the command-line overrides change in each study's trials, beside the file's own values, for ``--plan``
+    and ``--dry-run``: ``train.steps 600 -> 500``; a value the file already gives says so."""
+    if not sweep.overrides:
+        return []
+    from ganbench.config.loading import resolve  # the registries (torch), as check_study
+
+    plain = load_sweep(sweep.path, sweep.budget or None)
+    keys = list(command_line_fixed(sweep.overrides))
+    lines = []
+    for before, after in zip(plain.studies, sweep.studies, strict=True):
+        old = [to_flat(resolve(before.midpoint_config(value))) for value in before.values()]
+        new = to_flat(resolve(after.reference_config()))  # the same in every value's trials: an override is fixed
+        changes = []
+        for key in keys:
+            was, now = sorted({repr(flat[key]) for flat in old}), repr(new[key])
+            changes.append(f"{key} {now} (the file's value already)" if was == [now] else
+                           f"{key} {was[0] if len(was) == 1 else '(per value)'} -> {now}")
+        lines.append(f"study {after.name}: command-line overrides, in every trial: {', '.join(changes)}")
+    return lines
+
+
 def _apply_overrides(tree: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any]:
     """Command-line overrides (``command_line_fixed``) set config keys under every study's ``fixed``, as Hydra users
     expect."""

@@ -30,9 +30,9 @@ def test_console_script_reports_bad_input_in_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "ganbench: error: loss.name: unknown loss 'hnge'; did you mean 'hinge'? available: auxiliary_classifier, "
+        "ganbench: error: loss.name: unknown loss 'hnge'; did you mean 'hinge'? losses: auxiliary_classifier, "
         "boundary_equilibrium, hinge, least_squares, minimax, non_saturating, relativistic, relativistic_average, "
-        "wasserstein"]
+        "wasserstein; presets (loss.preset=NAME or loss.name=NAME): acgan, began, dragan, wgan, wgan_gp"]
     assert not out.exists()
 
 
@@ -152,7 +152,7 @@ def test_sweep_and_reproduce_take_key_value_overrides(command, capsys, monkeypat
     assert seen["overrides"] == ["train.steps=20", "eval.every=5"]
     with pytest.raises(SystemExit) as refused:
         main([command, "file.yaml", "stray"])
-    assert refused.value.code == 2 and "expected KEY=VALUE after the file, got stray" in capsys.readouterr().err
+    assert refused.value.code == 2 and "expected KEY=VALUE, got stray" in capsys.readouterr().err
 
 
 def test_the_command_line_offers_the_budgets_without_loading_torch():
@@ -175,3 +175,95 @@ def test_evaluating_a_file_that_is_not_a_checkpoint_is_one_line(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.startswith(f"ganbench: error: {path}: not a ganbench checkpoint, or a truncated one")
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# KEY=VALUE on sweep and reproduce: it changes what runs, or is refused in one line saying why.
+
+RING8 = "search_spaces/benchmarks/ring8_pacgan.yaml"
+
+
+@pytest.mark.parametrize(("command", "field"), [("sweep", "overrides"), ("reproduce", "overrides"),
+                                                 ("train", "overrides")])
+def test_key_value_after_an_option_is_an_override(command, field, monkeypatch):
+    seen = {}
+    monkeypatch.setitem(commands.COMMANDS, command, lambda args: seen.setdefault("args", args) and 0)
+    flag = {"sweep": "--plan", "reproduce": "--dry-run", "train": "--json"}[command]
+    assert main([command, "file.yaml", flag, "train.steps=500", "--set", "eval.every=5", "model.g_width=8"]) == 0
+    assert sorted(getattr(seen["args"], field)) == ["eval.every=5", "model.g_width=8", "train.steps=500"]
+
+
+@pytest.mark.parametrize("command", ["sweep", "reproduce"])
+def test_a_stray_word_after_an_option_names_the_command_not_the_top_level(command, capsys):
+    with pytest.raises(SystemExit) as refused:
+        main([command, "file.yaml", "--name", "x", "stray"])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and f"usage: ganbench {command} " in err and "usage: ganbench [-h]" not in err
+    assert f"ganbench {command}: error: expected KEY=VALUE, got stray" in err
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+def test_a_sweep_override_of_a_compared_key_is_refused_in_one_line(capsys):
+    assert main(["sweep", RING8, "loss.name=least_squares", "model.pack=8", "--plan"]) == 2
+    assert one_line_error(capsys).startswith("ganbench: error: loss.name: compared by study ring8_pacgan "
+                                             "(`scientific:`), so a command-line override cannot fix it")
+
+
+def test_reproduce_refuses_a_compared_key_before_its_dry_run(capsys):
+    assert main(["reproduce", "ring8_pacgan", "loss.name=hnge", "--dry-run"]) == 2
+    captured = capsys.readouterr()
+    assert "passed" not in captured.out and len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("ganbench: error: loss.name: compared by study ring8_pacgan")
+
+
+def test_a_tuned_key_with_a_bad_value_is_refused(capsys):
+    assert main(["sweep", "search_spaces/quickstart.yaml", "optim.lr_g=-5", "--plan"]) == 2
+    assert one_line_error(capsys) == "ganbench: error: optim.lr_g: must be > 0.0, got -5.0"  # as the file's would
+
+
+def test_a_mistyped_sweep_file_suggests_the_closest(capsys, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    assert main(["sweep", "search_spaces/quickstrat.yaml", "--plan"]) == 2
+    assert one_line_error(capsys).endswith("did you mean search_spaces/quickstart.yaml?")
+    assert main(["sweep", "quickstart"]) == 2
+    assert one_line_error(capsys).endswith("did you mean search_spaces/quickstart.yaml?")
+
+
+def small_sweep(tmp_path, seeds: int):
+    from pathlib import Path
+
+    import yaml
+
+    tree = yaml.safe_load((Path(__file__).resolve().parents[1] / "sweep" / "files" / "tiny.yaml").read_text())
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump({**tree, "seeds": seeds, "reference": []}))
+    return path
+
+
+def test_the_plan_warns_below_three_seeds_and_shows_what_overrides_change(tmp_path, capsys):
+    assert main(["sweep", str(small_sweep(tmp_path, 2)), "--plan", "train.steps=20", "model.g_width=32"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        "ganbench: warning: study tiny: seeds 2 is below 3: the report cannot rank its values or test their "
+        "differences; set seeds: 3 or more"]
+    assert "study tiny: command-line overrides, in every trial: train.steps 30 -> 20, model.g_width 32 (the file's " \
+           "value already)" in captured.out
+    assert "20 generator steps per trial" in captured.out
+
+
+def test_the_plan_of_enough_seeds_warns_nothing(tmp_path, capsys):
+    assert main(["sweep", str(small_sweep(tmp_path, 3)), "--plan"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "overrides" not in captured.out
+
+
+def test_the_loss_list_names_the_presets_a_loss_name_takes(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "losses (loss.name; a preset's name works too, see presets):" in out

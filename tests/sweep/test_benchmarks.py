@@ -169,3 +169,11 @@ def test_the_medium_pacgan_budgets_train_pacgans_rows_with_its_optimizer(name):
 def test_a_benchmark_not_found_suggests_the_closest_name(typed):
     with pytest.raises(GanbenchError, match=r"did you mean 'ring8_pacgan'\?"):
         find(typed)
+
+
+def test_a_dry_run_shows_what_the_overrides_change(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANBENCH_HOME", str(tmp_path))
+    assert main(["reproduce", "ring8_pacgan", "--dry-run", "train.steps=1000", "eval.every=250"]) == 0
+    out = capsys.readouterr().out
+    assert "study ring8_pacgan: command-line overrides, in every trial: train.steps 2000 -> 1000, " \
+           "eval.every 500 -> 250" in out and "passed" in out
