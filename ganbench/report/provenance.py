@@ -131,7 +131,10 @@ def provenance(record: SweepRecord, tracking_uri: str, cwd: Path | None = None) 
              + f"; Ray Tune's experiments and the sweep's state under `{data['storage']}` (`--storage`).",
              f"- **Machine** (the driver's, whose CPU decides the digits): {machine_line(data['machine'])}.",
              f"- **Digits**: {digits_line(data['machine'])}"]
-    others = [o["machine"] for o in origins[:-1] if o.get("machine") != data["machine"]]
+    others: list[dict[str, Any]] = []  # each other machine once, in the order the driver first ran there
+    for machine in (o.get("machine", {}) for o in origins[:-1]):
+        if machine != data["machine"] and machine not in others:
+            others.append(machine)
     if others:
         lines.append(f"- **Resumed on another machine**: the driver started {len(origins)} times; before this "
                      f"machine on {'; on '.join(machine_line(m) for m in others)}.")
