@@ -169,7 +169,9 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
 def _add_fixed_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("items", nargs="*", metavar="KEY=VALUE",
                         help="set a config key in every study's `fixed` block, e.g. train.steps=500 (Hydra-style; "
-                             "the same as --set KEY=VALUE); part of the sweep's identity, so --resume needs the same")
+                             "the same as --set KEY=VALUE; before or after the options), checked like the file's "
+                             "values; a key the study compares or tunes is refused (edit a copy of the file); part "
+                             "of the sweep's identity, so --resume needs the same; --plan shows what each changes")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="as KEY=VALUE above (repeatable)")
 
@@ -235,11 +237,10 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
     args, extras = parser.parse_known_args(argv)
     if not extras:
         return args
-    if args.command not in TRAILING_ITEMS:
-        parser.error(f"unrecognized arguments: {' '.join(extras)}")
-    command = subcommand_parser(parser, args.command)
-    if options := [item for item in extras if item.startswith("-")]:
-        command.error(f"unrecognized arguments: {' '.join(options)}")
+    own = subcommand_parser(parser, args.command) if args.command else parser
+    unknown = [item for item in extras if item.startswith("-") or args.command not in TRAILING_ITEMS]
+    if unknown:
+        own.error(f"unrecognized arguments: {' '.join(unknown)}")
     getattr(args, TRAILING_ITEMS[args.command]).extend(extras)
     return args
 

@@ -267,3 +267,11 @@ def test_the_loss_list_names_the_presets_a_loss_name_takes(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "losses (loss.name; a preset's name works too, see presets):" in out
+
+
+def test_an_unknown_word_after_another_command_shows_that_commands_usage(capsys):
+    with pytest.raises(SystemExit) as refused:
+        main(["sample", "x.pt", "--n", "3", "--out", "x.npy", "stray"])
+    err = capsys.readouterr().err
+    assert refused.value.code == 2 and "usage: ganbench sample " in err
+    assert "ganbench sample: error: unrecognized arguments: stray" in err
