@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,14 @@ import yaml
 from mlflow import MlflowClient
 
 from ganbench.cli.main import main
+from ganbench.report.data import load_sweep_record
+from ganbench.report.leaderboard import leaderboard
+from ganbench.report.stats import compare_to_best
 from ganbench.sweep.state import SweepState, storage_root
+from ganbench.tracking.origin import read_origins
 from ganbench.tracking.record import read
-from ganbench.tracking.store import default_tracking_uri
+from ganbench.tracking.store import Tracker, default_tracking_uri
+from tests.infra import assert_runs_match_plan
 
 SWEEPS = Path(__file__).resolve().parent / "files"
 pytestmark = pytest.mark.slow
@@ -95,6 +102,59 @@ def test_resume_of_a_finished_sweep_reruns_nothing(ci_sweep):
     before = {r.info.run_id for r in runs_of(f"ganbench/{ci_sweep}")}
     assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", ci_sweep, "--resume"]) == 0
     assert {r.info.run_id for r in runs_of(f"ganbench/{ci_sweep}")} == before
+
+
+def summary_runs(sweep: str) -> dict[str, object]:
+    return {r.data.tags["value"]: r for r in runs_of(f"ganbench/{sweep}") if r.data.tags.get("ganbench.kind") == "summary"}
+
+
+def assert_summaries_are_the_reports_rows(sweep: str) -> None:
+    """Each compared value's summary run holds its leaderboard row as the report computes it."""
+    record = load_sweep_record(sweep, default_tracking_uri())
+    [study] = record.studies
+    rows = leaderboard(record, study)
+    ranked = [r for r in rows if r["n"]]
+    holm = {c.value: c.p_holm for c in compare_to_best({r["value"]: r["finals"] for r in ranked}, ranked[0]["value"])}
+    found = summary_runs(sweep)
+    assert sorted(found) == sorted(r["value"] for r in rows)
+    metric = study.metric
+    for rank, row in enumerate(rows, start=1):
+        run = found[row["value"]]
+        assert run.info.status == "FINISHED" and run.data.tags["mlflow.parentRunId"] == record.parent["run_id"]
+        assert run.data.params == {"loss.name": row["value"], "metric": metric}
+        expected = {"rank": rank, f"{metric}_mean": row["mean"], f"{metric}_std": row["std"],
+                    f"{metric}_ci_low": row["ci"][0], f"{metric}_ci_high": row["ci"][1], "seeds": row["n"],
+                    "holm_p": holm.get(row["value"], math.nan), "completed": row["completed"]}
+        got = {key: run.data.metrics[key] for key in expected}
+        assert got == pytest.approx(expected, nan_ok=True), row["value"]
+
+
+def test_the_leaderboard_is_in_mlflow_as_summary_runs_beside_the_planned_trials(ci_sweep):
+    """One summary run per value under the parent, the report's numbers; the trial runs count as planned, and a
+    resumed (finished) sweep updates the summary runs in place."""
+    planned = Counter({("search", "non_saturating"): 2, ("search", "hinge"): 2, ("final", "non_saturating"): 1,
+                       ("final", "hinge"): 1})
+    runs = runs_of(f"ganbench/{ci_sweep}")
+    assert_runs_match_plan(runs, planned)
+    assert_summaries_are_the_reports_rows(ci_sweep)
+    before = {v: r.info.run_id for v, r in summary_runs(ci_sweep).items()}
+    assert main(["sweep", str(SWEEPS / "tiny.yaml"), "--name", ci_sweep, "--resume"]) == 0
+    again = runs_of(f"ganbench/{ci_sweep}")
+    assert len(again) == len(runs) and {v: r.info.run_id for v, r in summary_runs(ci_sweep).items()} == before
+    assert_runs_match_plan(again, planned)
+
+
+def test_the_parent_records_each_driver_start_s_origin(ci_sweep):
+    tracker = Tracker(default_tracking_uri(), f"ganbench/{ci_sweep}")
+    assert tracker.open_existing()
+    [parent] = [r for r in tracker.runs() if tracker.is_parent(r, ci_sweep)]
+    origins = read_origins(tracker, parent.info.run_id)
+    assert origins, "no origin recorded"
+    first = origins[0]
+    assert first["sweep_file_sha256"] == hashlib.sha256((SWEEPS / "tiny.yaml").read_bytes()).hexdigest()
+    assert first["tracking_uri"] == default_tracking_uri() and first["storage"] == storage_root(None)
+    assert first["machine"]["threads_per_trial"] == {"tiny": 1} and first["code_commit"]
+    assert parent.data.tags["ganbench.origin.aten_capability"] == origins[-1]["machine"]["aten_capability"]
 
 
 def test_resume_with_a_changed_file_is_refused(ci_sweep, tmp_path, capsys):
@@ -293,6 +353,9 @@ def test_a_study_without_search_runs_only_the_final_seeds(ray_local, ganbench_ho
     assert {r.data.params["optim.lr_g"] for r in runs} == {"0.002"}
     assert main(["sweep", str(path), "--name", "fixed", "--resume"]) == 0  # finished: nothing reruns
     assert len([r for r in runs_of("ganbench/fixed") if r.data.tags.get("stage")]) == 4
+    assert_summaries_are_the_reports_rows("fixed")  # 2 seeds a value: CI bounds and a Holm p to compare
+    assert not math.isnan(next(r for r in summary_runs("fixed").values() if r.data.metrics["rank"] == 2)
+                          .data.metrics["holm_p"])
     report = (build_report("fixed", default_tracking_uri(), tmp_path / "report").folder / "README.md").read_text()
     assert "no search (each value's config is fixed by the file), 2 seeds × 30 steps" in report
     assert "best so far" not in report and "metric vs parameters" not in report  # nothing searched, nothing plotted
