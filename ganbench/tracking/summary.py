@@ -29,6 +29,12 @@ class ValueSummary:
     metrics: Mapping[str, float] = field(default_factory=dict)
 
 
+def _same(logged: Mapping[str, float], metrics: Mapping[str, float]) -> bool:
+    """Whether ``logged`` already shows every one of ``metrics`` (NaN equal to NaN)."""
+    return all(key in logged and (logged[key] == value or (math.isnan(logged[key]) and math.isnan(value)))
+               for key, value in metrics.items())
+
+
 class SummaryRuns:
     """The summary runs of one sweep."""
 
@@ -42,7 +48,8 @@ class SummaryRuns:
         """Create or update one finished run per value; returns their run ids in ``summaries``' order.
 
         Every metric is logged, NaN included (the best row has no Holm p against itself), so an update replaces
-        each value a run showed before: MLflow shows a metric's latest value and cannot delete one."""
+        each value a run showed before: MLflow shows a metric's latest value and cannot delete one. A row that has
+        not changed logs nothing."""
         run_ids = []
         for summary in summaries:
             run_id = self.find(study, summary.value)
@@ -51,8 +58,11 @@ class SummaryRuns:
                 run_id = self.tracker.client.create_run(self.tracker.experiment_id, tags=tags,
                                                         run_name=f"{study}-{summary.value}-leaderboard").info.run_id
             self.tracker.log_params(run_id, summary.params)  # params never change: only new keys are logged
-            self.tracker.log_metrics(run_id, {k: float(v) if v is not None else math.nan
-                                              for k, v in summary.metrics.items()}, step=0)
+            metrics = {k: float(v) if v is not None else math.nan for k, v in summary.metrics.items()}
+            if not _same(self.tracker.metrics(run_id), metrics):
+                # Each update one step on, so a metric's steps strictly increase and its latest value is the update.
+                step = max((s for s, _ in self.tracker.history(run_id, "seeds")), default=-1) + 1
+                self.tracker.log_metrics(run_id, metrics, step=step)
             self.tracker.finish(run_id)
             run_ids.append(run_id)
         return run_ids

@@ -24,7 +24,7 @@ from ganbench.sweep.state import SweepState, storage_root
 from ganbench.tracking.origin import read_origins
 from ganbench.tracking.record import read
 from ganbench.tracking.store import Tracker, default_tracking_uri
-from tests.infra import assert_runs_match_plan
+from tests.infra import assert_runs_match_plan, assert_steps_strictly_increase
 
 SWEEPS = Path(__file__).resolve().parent / "files"
 pytestmark = pytest.mark.slow
@@ -142,6 +142,7 @@ def test_the_leaderboard_is_in_mlflow_as_summary_runs_beside_the_planned_trials(
     again = runs_of(f"ganbench/{ci_sweep}")
     assert len(again) == len(runs) and {v: r.info.run_id for v, r in summary_runs(ci_sweep).items()} == before
     assert_runs_match_plan(again, planned)
+    assert_steps_strictly_increase(MlflowClient(default_tracking_uri()), again)
 
 
 def test_the_parent_records_each_driver_start_s_origin(ci_sweep):

@@ -67,10 +67,15 @@ def test_logging_again_updates_and_never_duplicates(sweep):
     changed = [ValueSummary(s.value, s.params, {**s.metrics, "holm_p": p}) for s, p in zip(rows(0.02), (0.3, math.nan),
                                                                                            strict=True)]
     assert summaries.log("s", changed) == ids
+    assert summaries.log("s", changed) == ids  # unchanged: nothing logged again
     runs = {r.info.run_id: r for r in summaries.runs()}
     assert len(runs) == 2
     assert runs[ids[0]].data.metrics["holm_p"] == pytest.approx(0.3)
     assert math.isnan(runs[ids[1]].data.metrics["holm_p"])
+    # Each update a step on (as every run's metric steps must strictly increase), none for an unchanged row.
+    tracker = summaries.tracker
+    assert [step for step, _ in tracker.history(ids[0], "holm_p")] == [0, 1]
+    assert [step for step, _ in tracker.history(ids[0], "fid_mean")] == [0, 1]
 
 
 def test_nothing_that_lists_or_counts_trials_sees_them(sweep):
