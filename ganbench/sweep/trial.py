@@ -64,9 +64,12 @@ class TrialLogger:
                 self.tracker.set_tags(self.run_id, placement)
             return self.runs.record_attempt(self.run_id, trial_dir) if trial_dir else []
 
-    def note_unreadable_checkpoints(self, unreadable: list[str], fallback: str) -> None:
-        """Tag the run with the checkpoints that could not be read and what the trial continued from."""
-        self.tracker.set_tags(self.run_id, record.unreadable_tags(unreadable, fallback))
+    def note_resume(self, step: int | None, unreadable: list[str]) -> None:
+        """Tag what this attempt continued from (a checkpoint's step, or step 0 when none could be read), and the
+        checkpoints it could not read, so a reader sees how much a fault cost."""
+        resumed_from = f"step {step}" if step is not None else "step 0 (no readable checkpoint)"
+        self.tracker.set_tags(self.run_id, record.unreadable_tags(unreadable, resumed_from) if unreadable
+                              else {record.FALLBACK_TAG: resumed_from})
 
     def recorded_metrics(self) -> dict[str, float]:
         """The last values a closed run logged (Tune replays such a trial after a killed driver resumes)."""

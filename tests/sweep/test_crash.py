@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import signal
 import sqlite3
 import subprocess
@@ -177,6 +178,9 @@ def test_a_driver_killed_at_three_moments_resumes_and_continues_its_trials(tmp_p
             assert run.data.tags["outcome"] == "completed", (tid, run.data.tags)
             assert len(json.loads(run.data.tags["ganbench.trial_dirs"])) >= 1 + (tid in unknown)
             assert history[-1] == steps and len(history) >= steps_at_kill[tid]
+            # ... from a checkpoint, not from step 0 (MLflow skips repeated steps, so the history cannot show it)
+            resumed_from = run.data.tags.get("ganbench.resumed_from", "")
+            assert re.fullmatch(r"step [1-9]\d*", resumed_from), (tid, resumed_from)
     assert any(len(json.loads(r.data.tags.get("ganbench.trial_dirs", "[]"))) > 1 for r in kept), \
         "no trial was continued in a second attempt"
     walls = [r.data.metrics["trial_wall_s"] for r in kept if len(json.loads(r.data.tags["ganbench.trial_dirs"])) == 1]

@@ -186,7 +186,11 @@ def test_a_resume_replays_a_finished_trial_through_the_objective_rule(tmp_path):
     """SIGKILL once the diverged trial has ended, long before Tune's next snapshot (which would record it ended):
     the resumed driver runs it again, finds its run closed and replays what MLflow holds, and that result must
     carry the objective (``best_reverse_kl``) like every fresh one. On 4accc5d the resume crashed here ("Trial
-    returned a result which did not include the specified metric(s)")."""
+    returned a result which did not include the specified metric(s)").
+
+    The fault table's truncated-checkpoint row rides on the same kill: the other trial's newest checkpoint in
+    --storage is cut short before the resume, which must name it in the run's tags, continue from what it fell
+    back to, and still log every step once."""
     from tests.sweep.test_crash import trial_steps
 
     home, ray_tmp = tmp_path / "home", infra.short_tmp("ro")
@@ -196,9 +200,15 @@ def test_a_resume_replays_a_finished_trial_through_the_objective_rule(tmp_path):
     db = home / "mlflow" / "mlflow.db"
     args = [str(sweep), "--name", "o"]
 
+    def checkpoints(tags: dict[str, str]) -> list[Path]:
+        trial_dirs = json.loads(tags.get("ganbench.trial_dirs", "[]"))
+        return sorted((home / "ray_results" / "o-objective-search" / trial_dirs[-1]).glob("checkpoint_*/state.pt")) \
+            if trial_dirs else []
+
     def diverged_while_the_other_runs() -> bool:
-        runs = trial_runs(db).values()
-        return any(t["outcome"] == "diverged" for t in runs) and any(t["outcome"] == "running" for t in runs)
+        runs = trial_runs(db)
+        return any(t["outcome"] == "diverged" for t in runs.values()) and any(
+            t["outcome"] == "running" and checkpoints(t) for t in runs.values())
 
     try:
         driver = start(args, env, tmp_path / "killed.log")
@@ -208,6 +218,10 @@ def test_a_resume_replays_a_finished_trial_through_the_objective_rule(tmp_path):
             assert driver.poll() is None, (tmp_path / "killed.log").read_text()
         finally:
             kill_session(driver)
+        infra.kill_pids(infra.mentioning(str(ray_tmp)))  # no worker outlives the kill to write a newer checkpoint
+        running = next(r for r, t in trial_runs(db).items() if t["outcome"] == "running")
+        newest = checkpoints(trial_runs(db)[running])
+        newest[-1].write_bytes(newest[-1].read_bytes()[:1000])
         done = ganbench_sweep([*args, "--resume"], env, tmp_path / "resumed.log", timeout=600)
     finally:
         infra.kill_pids(infra.mentioning(str(ray_tmp)))
@@ -219,6 +233,10 @@ def test_a_resume_replays_a_finished_trial_through_the_objective_rule(tmp_path):
     assert Counter(r.data.tags["outcome"] for r in kept) == Counter({"completed": 1, "diverged": 1})
     assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
     assert_steps_strictly_increase(client, runs)
+    cut = client.get_run(running).data.tags
+    seen = ({k: v for k, v in cut.items() if k in ("outcome", "failure_reason", "ganbench.trial_dirs")}, done.stdout)
+    assert f"{newest[-1].parent.name}/state.pt" in cut.get("ganbench.unreadable_checkpoints", ""), seen
+    assert cut.get("ganbench.resumed_from", "").startswith("step "), seen
 
 
 def test_an_mlflow_server_down_for_30_s_mid_sweep_loses_nothing(tmp_path):

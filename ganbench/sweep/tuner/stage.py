@@ -60,10 +60,13 @@ def run_stage(study: Study, stage: str, context: TrialContext, storage: str, exp
     os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"  # ganbench's own (ganbench.sweep.interrupts) answers Ctrl-C
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     planned = len(study.values()) * study.num_samples if stage == "search" else len(configs or [])
+    path = join(storage, experiment)
+    # Before the trainable is built: trials look for their newest checkpoint in --storage through it. (Built after,
+    # until 2026-12-04, a trial restored or adopted after a killed driver restarted from Tune's snapshot, or from
+    # step 0, with MLflow's repeated steps skipped so nothing showed it.)
+    context = replace(context, experiment=path)
     trainable = tune.with_resources(tune.with_parameters(run_trial, context=context),
                                     {"cpu": study.cpu, "gpu": study.gpu})
-    path = join(storage, experiment)
-    context = replace(context, experiment=path)
     # reuse_actors=True: a finished trial's worker process takes the next trial instead of a fresh
     # process re-importing torch and the trainable (~5 s a trial on this machine).
     set_aside = set_aside_unreadable(path) if resume else []

@@ -84,9 +84,8 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
         # newest this run's attempts left in --storage (an orphan's, or one made after that snapshot).
         stored = latest_checkpoint(context.experiment, attempts) if context.experiment else None
         state, unreadable = newest_state([tune.get_checkpoint(), tune.Checkpoint(stored) if stored else None])
-        if unreadable:  # said in the run's tags and, through the results, in the driver's live view
-            fallback = f"step {state['step']}" if state is not None else "step 0 (no readable checkpoint)"
-            logger.note_unreadable_checkpoints(unreadable, fallback)
+        if unreadable or state is not None:  # said in the run's tags and (unreadable) in the driver's live view
+            logger.note_resume(state["step"] if state is not None else None, unreadable)
         fell_back = {"unreadable_checkpoints": float(len(unreadable))} if unreadable else {}
 
         def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
