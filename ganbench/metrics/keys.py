@@ -86,6 +86,7 @@ LABELS = {
     "reverse_kl": "reverse KL (nats)",
     "modes": "modes captured",
     "hq_fraction": "high-quality samples (fraction)",
+    "balanced_hq_fraction": "high-quality samples, each mode up to 1/K (fraction)",
 }
 # Prefix -> label; the rest of the key names the feature space (fid_lenet_digits -> lenet_digits). Longer
 # prefixes first, so kid_std_ wins over kid_.

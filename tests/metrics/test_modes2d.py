@@ -39,7 +39,7 @@ def test_boundary_is_three_sigma():
 
 
 def test_no_high_quality_samples_and_nans_give_the_worst_values():
-    worst = {"modes": 0.0, "hq_fraction": 0.0, "reverse_kl": math.log(8)}
+    worst = {"modes": 0.0, "hq_fraction": 0.0, "reverse_kl": math.log(8), "balanced_hq_fraction": 0.0}
     assert mixture_scores(np.full((10, 2), np.nan), Ring8.means, Ring8.std) == worst
     config = load_config()
     assert METRICS.get("modes2d")(Ring8(config), config).worst() == worst
