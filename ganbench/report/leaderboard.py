@@ -9,6 +9,7 @@ import statistics
 from typing import Any
 
 from ganbench.report import stats as report_stats
+from ganbench.report.convergence import ChanceRow, not_converged
 from ganbench.report.data import SweepRecord
 from ganbench.sweep.study import Study
 from ganbench.tracking.record import COUNTED
@@ -30,6 +31,7 @@ def leaderboard(record: SweepRecord, study: Study) -> list[dict[str, Any]]:
             "std": statistics.stdev(finals) if len(finals) > 1 else math.nan,
             "ci": report_stats.mean_ci(finals)[0],
             "best_single": judge.best(search) if search else math.nan, **counts,
+            "not_converged": not_converged(record, study, value),
         })
     rows.sort(key=lambda r: judge.rank_key(r["mean"]))
     return rows
@@ -58,11 +60,20 @@ def interval(comparison: report_stats.Comparison) -> str:
     return f"[{fmt(low)}, {fmt(high)}] ({comparison.level:.1%})"
 
 
-def leaderboard_table(rows: list[dict[str, Any]], study: Study) -> list[str]:
-    judged = "best checkpoint" if study.rank_on == "best" else "last evaluation"
+def search_judged(study: Study, select: str) -> str:
+    """What the search column's number is: a trial's best checkpoint by ``eval.select``, or its last evaluation
+    (``rank_on: last``, or no checkpoint selected: the last generator stands, so its last evaluation is its best)."""
+    return f"best checkpoint by `{select}`" if study.rank_on == "best" and select else "last evaluation"
+
+
+def leaderboard_table(rows: list[dict[str, Any]], study: Study, chance: ChanceRow | None = None,
+                      select: str = "") -> list[str]:
+    """The ranked table; a 2-D study's (``chance`` given) adds a "converged" column and the uniform reference row."""
     names = value_names(study)
-    lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial ({judged}, "
-             "optimistic) | completed | stopped early | diverged | failed |", "|---|---|---|---|---|---|---|---|---|---|"]
+    flag = chance is not None
+    lines = [f"| rank | {compared_keys(study)} | mean ± std | 95% CI | seeds | best search trial "
+             f"({search_judged(study, select)}, optimistic) | completed | stopped early | diverged | failed |"
+             + (" converged |" if flag else ""), "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if flag else "")]
     if not any(r["n"] for r in rows):
         lines[:0] = ["**Unranked**: no final-stage run has finished, so no value has a number to rank on (a sweep that "
                      "was paused or is still running: `ganbench sweep FILE --resume` finishes it).", ""]
@@ -73,8 +84,27 @@ def leaderboard_table(rows: list[dict[str, Any]], study: Study) -> list[str]:
         rank = ranked if r["n"] else "unranked"  # no final seeds (a paused sweep): nothing to rank it on
         lines.append(f"| {rank} | {names.get(r['value'], r['value'])} | {fmt(r['mean'])} ± {fmt(r['std'], 2)} | "
                      f"[{fmt(low)}, {fmt(high)}] | {r['n']} | {fmt(r['best_single'])} | "
-                     f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |")
+                     f"{r['completed']} | {r['stopped_early']} | {r['diverged']} | {r['failed']} |"
+                     + (f" {converged_cell(r)} |" if flag else ""))
+    if chance is not None:
+        lines.append(chance_line(chance, study, len(lines[0].split("|")) - 2))
     return lines
+
+
+def converged_cell(row: dict[str, Any]) -> str:
+    if not row["n"]:
+        return "–"
+    return f"**not converged**: {row['not_converged']}" if row.get("not_converged") else "yes"
+
+
+def chance_line(chance: ChanceRow, study: Study, columns: int) -> str:
+    """The uniform reference as a leaderboard row: no rank, its draws in the seeds column."""
+    shown = chance.mean_std(study.metric)
+    number = f"{fmt(shown[0])} ± {fmt(shown[1], 2)}" if shown else "– (not a 2-D score)"
+    cells = ["chance", f"*uniform over the data's bounding box* ({chance.n_samples} points)", number, "–",
+             f"{chance.draws} draws", "–", "–", "–", "–", "–"]
+    cells += [f"**not converged**: {chance.not_converged}" if chance.not_converged else "yes"][: columns - len(cells)]
+    return "| " + " | ".join(cells) + " |"
 
 
 def comparison_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:

@@ -1,65 +1,71 @@
-"""Published numbers beside ours: a verdict per reference row within its stated tolerance, the protocol
-differences, and how our numbers moved with generator steps."""
+"""Published numbers beside ours: a verdict per reference row by the one rule (``ganbench.report.verdict``), the
+protocol differences, and how our numbers moved with generator steps."""
 
 from __future__ import annotations
 
 import statistics
+from typing import Any
 
 from ganbench.metrics import known_direction
+from ganbench.metrics.keys import Direction
+from ganbench.report.convergence import not_converged
 from ganbench.report.data import SweepRecord, curve
 from ganbench.report.leaderboard import fmt, value_names
+from ganbench.report.verdict import protocol_differences, reference_verdict, unrecorded
 from ganbench.sweep.judge import Judge
 from ganbench.sweep.study import Study
 
+VERDICT_RULE = ("Verdicts: **consistent** when the published mean lies inside our 95% CI (our seeds cannot tell the "
+                "two apart); else **met** when ours is within the row's tolerance or better, **missed** when worse; "
+                "**context** (no verdict) for a row with no counterpart here, another dataset, or a protocol that "
+                "records no data or step count; **not converged** (no verdict) for a row of ours whose scores are "
+                "not a result. A verdict is about this budget: the protocol column lists what differs.")
 PROTOCOL_KEYS = {"steps": "train.steps", "n_samples": "eval.final_n_samples", "batch_size": "train.batch_size",
                  "data": "data.name", "model": "model.name"}
 
 
-def reference_judge(study: Study, metric: str) -> Judge | None:
-    """The judge of a published row's metric: the study's own, or one in the direction the metric declares (None
+def reference_direction(study: Study, metric: str) -> Direction | None:
+    """Which way a published row's metric improves: the study's own direction, or the one the metric declares (None
     if no registered metric declares it: then no verdict says better or worse)."""
-    if metric == study.metric:
-        return study.judge
-    direction = known_direction(metric)
-    return Judge(metric, direction, study.rank_on, study.judge.steps) if direction is not None else None
+    return study.judge.direction if metric == study.metric else known_direction(metric)
+
+
+def our_protocol(record: SweepRecord, study: Study) -> dict[str, Any]:
+    """Our side of every published row's protocol (``REFERENCE_PROTOCOL_KEYS``), from the final runs' params."""
+    finals = record.trials_of(study, "final")
+    params = finals[0].params if finals else {}
+    return {**{key: params.get(name, study.fixed.get(name)) for key, name in PROTOCOL_KEYS.items()},
+            "configs": study.num_samples, "seeds": study.seeds}
 
 
 def reference_lines(record: SweepRecord, study: Study) -> list[str]:
-    """Ours and theirs side by side: a verdict per row by its stated tolerance, and protocol differences."""
+    """Ours and theirs side by side: a verdict per row by the one rule (``ganbench.report.verdict``), and the
+    protocol differences."""
     finals = record.trials_of(study, "final")
-    ours_params = finals[0].params if finals else {}
+    ours_protocol = our_protocol(record, study)
+    names = value_names(study)
     lines = ["| source | their row | our value | metric | theirs | ours (final seeds) | verdict | protocol |",
              "|---|---|---|---|---|---|---|---|"]
     for ref in study.reference:
         metric = ref["metric"]
-        judge = reference_judge(study, metric)
-        values = [v for t in finals if t.value == str(ref.get("value")) and Judge.counts(t.outcome)
+        label = None if ref.get("value") is None else str(ref["value"])
+        values = [v for t in finals if t.value == label and Judge.counts(t.outcome)
                   and (v := study.judge.final_worth(t.metrics, metric)) is not None]
-        theirs = float(ref["mean"])
-        if ref.get("value") is None:
-            ours_text, verdict = "–", f"context only ({ref.get('note') or 'no ganbench counterpart'})"
-        elif not values:
-            ours_text, verdict = "–", "no final runs"
-        else:
-            ours = statistics.mean(values)
-            ours_text = f"{fmt(ours)} ± {fmt(statistics.stdev(values), 2) if len(values) > 1 else '–'} (n={len(values)})"
-            gap = ours - theirs
-            if abs(gap) <= float(ref["tolerance"]):
-                verdict = f"within ±{ref['tolerance']}"
-            elif judge is None:
-                verdict = "outside the tolerance (no metric says which way is better)"
-            else:
-                verdict = judge.verdict(gap)
-        ours_protocol = {**{k: ours_params.get(key) for k, key in PROTOCOL_KEYS.items()},
-                         "configs": study.num_samples, "seeds": study.seeds}
-        differs = [f"{k}: theirs {v}, ours {ours_protocol.get(k)}" for k, v in (ref.get("protocol") or {}).items()
-                   if k in ours_protocol and str(v) != str(ours_protocol[k])]
-        warning = ("⚠ differs: " + "; ".join(differs)) if differs else "same" if ref.get("protocol") else "–"
+        flagged = not_converged(record, study, label) if label is not None else None
+        verdict = reference_verdict(ref, values, reference_direction(study, metric), ours_protocol, flagged)
+        ours_text = "–" if label is None or not values else (
+            f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values), 2) if len(values) > 1 else '–'} "
+            f"(n={len(values)})")
+        differs = protocol_differences(ref, ours_protocol)
+        missing = unrecorded(ref)
+        warning = "; ".join(filter(None, ["⚠ differs: " + "; ".join(differs) if differs else "",
+                                          f"not recorded: {', '.join(missing)}" if missing else ""]))
+        warning = warning or "same"
         err = f" ± {ref['err']}" if "err" in ref else ""
-        ours_value = value_names(study).get(str(ref["value"]), str(ref["value"])) if ref.get("value") is not None else "–"
-        lines.append(f"| {ref['source']} | {ref['row']} | {ours_value} | {metric} | {theirs:g}{err} | {ours_text} | "
-                     f"{verdict} | {warning} |")
-    return lines
+        ours_value = names.get(label, label) if label is not None else "–"
+        lines.append(f"| {ref['source']} | {ref['row']} | {ours_value} | {metric} | {float(ref['mean']):g}{err} | "
+                     f"{ours_text} | {verdict} | {warning} |")
+    return lines + ["", VERDICT_RULE]
 
 
 TREND_COLUMNS = 6  # evaluation steps shown in the trend table: evenly spaced, the last one always
