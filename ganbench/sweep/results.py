@@ -17,15 +17,16 @@ def row_outcome(row: dict[str, Any], judge: Judge) -> Outcome:
 
 def best_configs(rows: list[dict[str, Any]], study: Study) -> dict[str, dict[str, Any]]:
     """Each value's best search config: full-budget trials first, ranked on the study's objective (each
-    trial's best checkpoint unless the study ranks on the last evaluation)."""
+    trial's best checkpoint unless the study ranks on the last evaluation). A tie goes to the trial handed out
+    first: Tune lists a restored experiment's trials in another order, and counts such as modes tie often."""
     judge = study.judge
-    best: dict[str, tuple[tuple[int, tuple[bool, float]], dict[str, Any]]] = {}
+    best: dict[str, tuple[tuple[int, tuple[bool, float], int], dict[str, Any]]] = {}
     for row in rows:
         kind = row_outcome(row, judge)
         score = judge.search_worth(row["metrics"])
         if not judge.counts(kind) or score is None:
             continue
-        key = (0 if kind is Outcome.COMPLETED else 1, judge.rank_key(score))
+        key = (0 if kind is Outcome.COMPLETED else 1, judge.rank_key(score), int(row["meta"].get("index", 0)))
         label = row["meta"]["value"]
         if label not in best or key < best[label][0]:
             best[label] = (key, row["config"])

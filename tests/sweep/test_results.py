@@ -45,3 +45,11 @@ def test_summary_counts_outcomes_and_keeps_the_judged_values():
     table = summarise(ROWS + [row("cut", "hinge", 10, last=1.5, best=1.2)], STUDY)["hinge"]
     assert (table["completed"], table["stopped_early"], table["diverged"], table["failed"]) == (2, 1, 0, 0)
     assert sorted(table["values"]) == pytest.approx([0.3, 0.5, 1.2])
+
+
+def test_a_tie_goes_to_the_trial_handed_out_first_whatever_order_tune_lists_them_in():
+    """Tune lists a restored experiment's trials in another order; two trials tied on the objective (modes are
+    counts, and tie often) picked another config after a Ctrl-C and --resume than without it."""
+    first, second = (row(name, "hinge", STEPS, last=0.5, best=0.5) for name in ("first", "second"))
+    first["meta"]["index"], second["meta"]["index"] = 0, 1
+    assert best_configs([first, second], STUDY) == best_configs([second, first], STUDY) == {"hinge": {"name": "first"}}

@@ -196,7 +196,8 @@ class DispatchingSearcher(Recovering, Searcher):
             self.suggested[label] += 1
             self.trial_value[trial_id] = label
             self.running.add(trial_id)
-            meta = adopted_meta({"study": self.study.name, "value": label, "stage": "search"}, orphan)
+            meta = adopted_meta({"study": self.study.name, "value": label, "stage": "search",
+                                 "index": self.suggested[label] - 1}, orphan)
             return {**self.study.config(self.values[label], params), META: meta}
         open_values = [label for label in self.values if self.suggested[label] < self.study.num_samples]
         if not open_values:
@@ -214,12 +215,13 @@ class DispatchingSearcher(Recovering, Searcher):
             # So that a killed driver's successor finds this Optuna trial from the trial's MLflow run. Ray's
             # OptunaSearch has no public way from a Ray trial to its Optuna trial; _ot_trials is that map.
             searcher._ot_trials[trial_id].set_user_attr(TRIAL_TAG, trial_id)
+        index = self.suggested[label]  # this value's n-th trial: what breaks a tie between two equal trials
         self.suggested[label] += 1
         self.trial_value[trial_id] = label
         self.running.add(trial_id)
         # OptunaSearch hands "/"-joined names back as nested dicts: flatten them to dotted config keys.
         config = self.study.config(self.values[label], flatten(params))
-        return {**config, META: {"study": self.study.name, "value": label, "stage": "search"}}
+        return {**config, META: {"study": self.study.name, "value": label, "stage": "search", "index": index}}
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         searcher = self.searchers.get(self.trial_value.get(trial_id, ""))

@@ -82,11 +82,24 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
             return
         # The newest of the checkpoint Tune hands back (a restored trial's, as of Tune's last snapshot) and the
         # newest this run's attempts left in --storage (an orphan's, or one made after that snapshot).
+        known = tune.get_checkpoint()
         stored = latest_checkpoint(context.experiment, attempts) if context.experiment else None
-        state, unreadable = newest_state([tune.get_checkpoint(), tune.Checkpoint(stored) if stored else None])
+        known_state, unreadable = newest_state([known])
+        state = known_state
+        if stored and (known is None or stored.rstrip("/") != known.path.rstrip("/")):
+            newer, unreadable_stored = newest_state([tune.Checkpoint(stored)])
+            unreadable += unreadable_stored
+            if newer is not None and (state is None or newer["step"] > state["step"]):
+                state = newer
         if unreadable or state is not None:  # said in the run's tags and (unreadable) in the driver's live view
             logger.note_resume(state["step"] if state is not None else None, unreadable)
         fell_back = {"unreadable_checkpoints": float(len(unreadable))} if unreadable else {}
+        if state is not None and state is not known_state and state["step"] == logger.last_logged:
+            # The trial evaluated this checkpoint after Tune last looked (while a Ctrl-C wound the stage down, or
+            # before a killed driver's last snapshot): Tune's scheduler and searcher never saw that evaluation.
+            # Hand it to them now, as the uninterrupted sweep did, so ASHA decides at that rung as it would have
+            # (report blocks until Tune lets the trial go on; a STOP ends it here, as it would have then).
+            deliver({**logger.recorded_metrics(), **fell_back})
 
         def report(metrics: dict[str, float], run_state: dict[str, Any] | None) -> None:
             logger.log_evaluation(metrics, run_state, config)
