@@ -21,7 +21,7 @@ from ganbench.errors import DataError, GanbenchError, choices_hint
 from ganbench.report.build import build_report
 from ganbench.resources import benchmarks_folder
 from ganbench.sweep.driver import SweepOptions, check_runnable, default_name, missing_inputs, run
-from ganbench.sweep.spec import check_name, load_sweep, override_lines
+from ganbench.sweep.spec import check_name, load_sweep, override_lines, rdb_url
 from ganbench.sweep.state import SweepState, storage_root
 from ganbench.sweep.study import Study, SweepFile
 from ganbench.tracking.store import default_tracking_uri
@@ -116,6 +116,9 @@ def reproduce(options: ReproduceOptions) -> int:
     sweep = load_sweep(path, options.budget, options.overrides)
     if not sweep.benchmark:
         raise GanbenchError(f"{path} has no `benchmark:` block; run plain sweep files with `ganbench sweep`")
+    # Checked before a dry run too, so a command a report prints is refused there exactly as it would be for real.
+    storage_root(options.storage)
+    rdb_url(options.optuna_storage, "--optuna-storage")
     if options.dry_run:
         print("\n".join([*override_lines(sweep), *dry_run(sweep)]))
         print(f"dry run of {path.stem} ({sweep.budget} budget) passed")

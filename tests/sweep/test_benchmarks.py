@@ -127,7 +127,7 @@ def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench
     client = MlflowClient(default_tracking_uri())
     experiment = client.get_experiment_by_name("ganbench/tiny_benchmark-small")
     runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 1 + 2 + 2 * 3  # parent, one search trial per value, three final seeds per value
+    assert len(runs) == 1 + 2 + 2 * 3 + 2  # parent, a search trial and 3 final seeds per value, a summary run per value
     # Running it again continues the finished sweep: nothing reruns, the report is rebuilt.
     assert main(["reproduce", str(TINY), "--out", str(out)]) == 0
     assert len(client.search_runs([experiment.experiment_id])) == len(runs)
