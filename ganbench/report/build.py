@@ -13,12 +13,15 @@ from __future__ import annotations
 import csv
 import re
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ganbench.report import plots as report_plots
 from ganbench.report import stats as report_stats
+from ganbench.report.convergence import RULE as NOT_CONVERGED_RULE
+from ganbench.report.convergence import ChanceRow, chance_row
 from ganbench.report.data import SweepRecord, best_sample_image, curve, load_sweep_record
 from ganbench.report.html import to_html
 from ganbench.report.leaderboard import (
@@ -30,6 +33,8 @@ from ganbench.report.leaderboard import (
     value_names,
 )
 from ganbench.report.references import reference_lines, trend_lines
+from ganbench.report.search import is_random_search, search_explained
+from ganbench.report.selection import scored_generator, select_key
 from ganbench.sweep.study import Study
 from ganbench.tracking.record import decode_protocol
 from ganbench.tracking.store import ui_command
@@ -85,7 +90,8 @@ def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
     return [
         f"**Data**: `{sample.get('data.name', fixed.get('data.name'))}`; evaluation during search on the "
         f"`{sample.get('eval.split', '?')}` split, final numbers on `{sample.get('eval.final_split', '?')}` with "
-        f"{sample.get('eval.final_n_samples', '?')} generated samples and fresh noise.",
+        f"{sample.get('eval.final_n_samples', '?')} generated samples and fresh noise, each seed scored on "
+        f"{scored_generator(select_key(record, study))}.",
         f"**Architecture**: `{sample.get('model.name', '?')}` (G width {sample.get('model.g_width', '?')}, D width "
         f"{sample.get('model.d_width', '?')}, D norm {sample.get('model.d_norm', '?')}), batch "
         f"{sample.get('train.batch_size', '?')}, {steps} generator steps per trial.",
@@ -95,7 +101,7 @@ def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
            if study.deterministic else "trials as fast as resources allow: ASHA's cuts and TPE's "
            "suggestions depend on which trial reports first, so reruns can pick other configs") + ".",
         "**Budget per compared value**: "
-        + (f"{study.num_samples} search trials × {steps} steps ({study.sampler} sampler, scheduler "
+        + (f"{study.num_samples} search trials × {steps} steps ({search_explained(study)}; scheduler "
            f"{study.scheduler}), then {study.seeds} final seeds." if study.num_samples else
            f"no search (each value's config is fixed by the file), {study.seeds} seeds × {steps} steps."),
         f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "
@@ -105,15 +111,24 @@ def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
     ]
 
 
+def chance_lines(chance: ChanceRow) -> list[str]:
+    """What uniform noise scores beside a 2-D leaderboard, and the not-converged rule."""
+    scores = ", ".join(f"{key.replace('_', ' ')} {chance.scores[key]:.3g}" for key in
+                       ("modes", "hq_fraction", "reverse_kl", "balanced_hq_fraction") if key in chance.scores)
+    return [f"**Chance row**: {chance.n_samples} points uniform over the bounding box of `{chance.dataset}`'s training "
+            f"points (the final evaluation's sample count), scored by the same metric code, mean of {chance.draws} "
+            f"seeded draws: {scores}. {NOT_CONVERGED_RULE}", ""]
+
+
 def study_section(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Path,
-                  figures: list[Path]) -> list[str]:
+                  figures: list[Path], chance: ChanceRow | None = None) -> list[str]:
     metric = study.metric
     lines = [f"## Study `{study.name}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
              f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
-             *leaderboard_table(rows, study)]
+             *leaderboard_table(rows, study, chance, select_key(record, study))]
     lines += ["", "95% CIs of the mean are Student t-intervals (a percentile bootstrap from "
                   f"{report_stats.BOOTSTRAP_MIN_SEEDS} seeds). Trial counts cover both stages: the search trials "
-                  "and the final-stage reruns.", "",
+                  "and the final-stage reruns.", "", *(chance_lines(chance) if chance else []),
               "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
     if study.baseline:
         baseline = value_names(study).get(study.baseline, study.baseline)
@@ -168,8 +183,7 @@ def plots(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Pa
         paths.pop("best_so_far"), paths.pop("params")
     else:
         series = {names.get(v, v): points for v, points in search_series(record, study, rows).items()}
-        caption = report_plots.best_so_far(series, metric, study.mode, study.sampler == "random",
-                                           paths["best_so_far"])
+        caption = report_plots.best_so_far(series, metric, study.mode, is_random_search(study), paths["best_so_far"])
         tuned = sorted({k for k in study.nuisance} | {k for p in study.per_value.values() for k in p})
         # Each value's points only on the parameters it tuned: its per-value ones (the clip for wgan) plus the shared.
         own = {r["value"]: set(study.nuisance) | set(study.per_value.get(r["value"], {})) for r in rows}
@@ -184,8 +198,6 @@ def plots(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Pa
         and study.judge.value(t) is not None] for r in rows}
     curves_caption = report_plots.training_curves(curves, metric, paths["curves"])
     medians = median_final_runs(record, study, rows)
-    # eval.select "" (PacGAN's protocol): no checkpoint was chosen, the last generator stands and drew the grid.
-    selected = any(t.params.get("eval.select") for t in medians.values())
     with tempfile.TemporaryDirectory() as folder:
         images = {}
         for value, t in medians.items():
@@ -195,7 +207,7 @@ def plots(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Pa
             if image is not None:
                 images[names.get(value, value)] = image
         report_plots.sample_grids(images, paths["samples"], what="median final seed",
-                                  weights="its best checkpoint" if selected else "its final generator")
+                                  weights=scored_generator(select_key(record, study)))
     figures += list(paths.values())
     searched = [f"![best so far]({paths['best_so_far'].name})", "", caption, ""] if search else []
     by_params = [f"![metric vs parameters]({paths['params'].name})", ""] if search else []
@@ -216,7 +228,30 @@ def write_csv(record: SweepRecord, path: Path) -> None:
                              *[t.metrics.get(k, "") for k in metrics]])
 
 
-def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
+def budget_summary(study: Study, select: str) -> str:
+    """What this budget ran, from the study itself: the summary a reader gets whatever the file's prose says."""
+    values = ", ".join(f"`{study.label(v)}`" for v in study.values())
+    search = (f"{search_explained(study)}, {study.num_samples} trial(s) per value" if study.num_samples
+              else "no search (each value's config is fixed by the file)")
+    steps = study.shared.get("train.steps", study.fixed.get("train.steps", "?"))  # stores before `shared`: fixed
+    return (f"**This budget** compares {values} on `{study.metric}`: {search}; then {study.seeds} seeds × "
+            f"{steps} generator steps per value, each seed scored on {scored_generator(select)}.")
+
+
+def file_summary(benchmark: dict[str, Any]) -> str:
+    """The file's own summary for this budget: a mapping's entry for it, or a plain text, which describes the file's
+    default budget only (the medium reports opened with the small budget's "tuned trials, pack 4 and hinge")."""
+    summary, budget = benchmark.get("summary"), benchmark.get("budget")
+    if isinstance(summary, dict):
+        summary = summary.get(budget)
+    elif budget not in (None, benchmark.get("default_budget", "small")):
+        summary = None
+    return " ".join(str(summary).split()) if summary else ""
+
+
+def benchmark_lines(benchmark: dict[str, Any], studies: Sequence[tuple[Study, str]] = ()) -> list[str]:
+    """The benchmark's header: its budget, this budget's summary (per study: ``(study, eval.select)``), the file's
+    summary where it describes this budget, and the budget's protocol notes."""
     budget = benchmark.get("budget", "?")
     below = {"small": "this machine's budget, far below the published one",
              "medium": "a background run at a fraction of the published steps"}.get(budget)
@@ -224,11 +259,12 @@ def benchmark_lines(benchmark: dict[str, Any]) -> list[str]:
               "this budget, not the paper's") if below else "the published budget"
     lines = [f"Benchmark **{benchmark.get('title', benchmark.get('name', '?'))}** (`ganbench reproduce "
              f"{benchmark.get('name', '?')} --budget {budget}`), **{budget} budget**: {stated}.", ""]
+    lines += [line for study, select in studies for line in (budget_summary(study, select), "")]
+    if file_summary(benchmark):
+        lines += [file_summary(benchmark), ""]
     note = (benchmark.get("notes") or {}).get(budget)
     if note:  # what the budget does differently from the paper beyond the keys the reference rows compare
         lines += [f"**Protocol differences of this budget**: {' '.join(str(note).split())}", ""]
-    if benchmark.get("summary"):
-        lines += [" ".join(str(benchmark["summary"]).split()), ""]
     return lines
 
 
@@ -251,14 +287,15 @@ def build_report(name: str, tracking_uri: str, out: Path) -> BuiltReport:
              f"({len(record.trials)} trial runs). Numbers rank on the final-stage reruns; the best single search "
              "trial is shown for reference only, as it is an optimistic pick among noisy evaluations.", ""]
     if record.benchmark:
-        lines += benchmark_lines(record.benchmark)
+        lines += benchmark_lines(record.benchmark, [(study, select_key(record, study)) for study in record.studies])
     note = [f"# Leaderboard of sweep `{name}`", "", "Built by `ganbench report`; the whole report (plots, protocol, "
             "comparisons) is in this run's artifacts under `report/`.", ""]
     for study in record.studies:
         rows = leaderboard(record, study)
-        lines += study_section(record, study, rows, out, figures)
+        chance = chance_row(record, study)  # 2-D studies only
+        lines += study_section(record, study, rows, out, figures, chance)
         note += [f"## Study `{study.name}`: `{study.metric}` ({study.mode}), mean of final-stage reruns", "",
-                 *leaderboard_table(rows, study), ""]
+                 *leaderboard_table(rows, study, chance, select_key(record, study)), ""]
     markdown = "\n".join(lines) + "\n"
     (out / "README.md").write_text(markdown)
     (out / "index.html").write_text(to_html(markdown, out, f"ganbench sweep {name}"))

@@ -11,6 +11,7 @@ from ganbench.metrics.keys import Direction
 from ganbench.report.convergence import not_converged
 from ganbench.report.data import SweepRecord, curve
 from ganbench.report.leaderboard import fmt, value_names
+from ganbench.report.selection import scored_generator, select_key
 from ganbench.report.verdict import protocol_differences, reference_verdict, unrecorded
 from ganbench.sweep.judge import Judge
 from ganbench.sweep.study import Study
@@ -90,9 +91,11 @@ def trend_lines(record: SweepRecord, study: Study) -> list[str]:
     picked = sorted({steps[round(i * (len(steps) - 1) / max(columns - 1, 1))] for i in range(columns)})
     names = value_names(study)
     sample = finals[0].params
+    scored = scored_generator(select_key(record, study), whose="each seed's")
     lines = [f"Mean over the final seeds at each evaluation during training (the `{sample.get('eval.split', '?')}` "
-             f"split, {sample.get('eval.n_samples', '?')} generated samples; the table above scores the final "
-             "generator afresh), so a number that misses can be read as still rising or settled.", "",
+             f"split, {sample.get('eval.n_samples', '?')} generated samples; the table above scores "
+             f"{scored} afresh), so a number that misses can be "
+             "read as still rising or settled.", "",
              f"| our value | metric | {' | '.join(f'step {s:,}' for s in picked)} |",
              "|---|---|" + "---|" * len(picked)]
     for (label, metric), by_step in table.items():

@@ -128,7 +128,8 @@ def test_protocol_header_holds_the_real_values(ci_report):
     text = (ci_report / "README.md").read_text()
     assert "**Data**: `ring8`" in text and "with 500 generated samples" in text and "on `test`" in text
     assert "`mlp` (G width 32, D width 16" in text and "30 generator steps per trial" in text
-    assert "2 search trials × 30 steps (tpe sampler, scheduler asha), then 1 final seeds" in text
+    assert ("2 search trials × 30 steps (random search (TPE's start-up): 2 trial(s) per value, all within TPE's 3 "
+            "random start-up trials, so TPE never modelled anything; scheduler asha), then 1 final seeds") in text
     assert "**Reproduce**: `ganbench sweep" in text and "torch 2." in text
     assert "Too few seeds to rank" in text  # one seed per value cannot separate rows
     assert "Trial counts cover both stages" in text
