@@ -145,9 +145,12 @@ def baseline_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
              "|---|---|---|---|---|---|"]
     better, worse = [], []
     comparisons = report_stats.compare_to_best(groups, baseline)
+    flagged = {r["value"]: r.get("not_converged") for r in rows}
     for c in comparisons:
         significant = not math.isnan(c.p_holm) and c.p_holm < report_stats.ALPHA
-        if significant and judge.better(c.difference, 0.0):
+        if flagged.get(c.value) or flagged.get(baseline):  # a generator that learned nothing is no side to take
+            verdict = "no verdict: " + ("this row" if flagged.get(c.value) else "the baseline") + " is not converged"
+        elif significant and judge.better(c.difference, 0.0):
             verdict = "better"
             better.append(c.value)
         elif significant:
@@ -167,6 +170,9 @@ def baseline_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
         listed = ", ".join(f"`{names.get(v, v)}`" for v in worse)
         answer += f"; {listed} {'is' if len(worse) == 1 else 'are'} detectably worse"
     lines += ["", answer + ("." if not answer.endswith(".") else "")]
+    unjudged = [f"`{names.get(v, v)}`" for v in groups if flagged.get(v)]
+    if unjudged:
+        lines.append(f"Not converged, so neither better nor worse than anything: {', '.join(unjudged)}.")
     if report_stats.too_few_seeds(n):
         lines.append(f"With {n} seeds per value no test can separate them; the answer is descriptive only.")
     return lines
