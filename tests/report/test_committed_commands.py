@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ganbench.cli.main import build_parser, main
+from ganbench.cli.main import build_parser, main, parse
 from ganbench.sweep.spec import rdb_url
 from ganbench.sweep.state import storage_root
 
@@ -64,7 +64,7 @@ def test_a_printed_command_runs_as_printed(command, monkeypatch, tmp_path):
     folder, files = COMMANDS[command]
     words = shlex.split(command)
     assert words[0] == "ganbench", command
-    args = build_parser().parse_args(words[1:])  # argparse exits 2 on anything it does not know
+    args = parse(build_parser(), words[1:])  # as the CLI parses: exits 2 on anything it does not know
     monkeypatch.chdir(ROOT)  # the commands name files relative to the checkout, as a reader types them there
     monkeypatch.setenv("GANBENCH_HOME", str(tmp_path / "home"))  # nothing a check writes lands in the reader's home
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
