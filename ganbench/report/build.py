@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ganbench.metrics.modes2d import RANKING_KEY
 from ganbench.report import plots as report_plots
 from ganbench.report import stats as report_stats
 from ganbench.report.convergence import RULE as NOT_CONVERGED_RULE
@@ -111,13 +112,24 @@ def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
     ]
 
 
-def chance_lines(chance: ChanceRow) -> list[str]:
-    """What uniform noise scores beside a 2-D leaderboard, and the not-converged rule."""
-    scores = ", ".join(f"{key.replace('_', ' ')} {chance.scores[key]:.3g}" for key in
-                       ("modes", "hq_fraction", "reverse_kl", "balanced_hq_fraction") if key in chance.scores)
-    return [f"**Chance row**: {chance.n_samples} points uniform over the bounding box of `{chance.dataset}`'s training "
-            f"points (the final evaluation's sample count), scored by the same metric code, mean of {chance.draws} "
-            f"seeded draws: {scores}. {NOT_CONVERGED_RULE}", ""]
+def chance_lines(chance: ChanceRow, study: Study, rows: list[dict[str, Any]]) -> list[str]:
+    """What uniform noise scores beside a 2-D leaderboard, the not-converged rule, and whether noise outranks rows
+    on the study's own metric (then that metric cannot rank 2-D generators by itself)."""
+    scores = ", ".join(f"`{key}` {chance.scores[key]:.3g}" for key in
+                       ("modes", "hq_fraction", "reverse_kl", RANKING_KEY) if key in chance.scores)
+    lines = [f"**Chance row**: {chance.n_samples} points uniform over the bounding box of `{chance.dataset}`'s training "
+             f"points (the final evaluation's sample count), scored by the same metric code, mean of {chance.draws} "
+             f"seeded draws: {scores}. {NOT_CONVERGED_RULE}", ""]
+    noise = chance.mean_std(study.metric)
+    ranked = [r for r in rows if r["n"]]
+    # On the ranking key itself, a row below noise is simply worse than noise (and flagged not converged).
+    beaten = [r for r in ranked if noise and study.metric != RANKING_KEY and study.judge.better(noise[0], r["mean"])]
+    if beaten:
+        lines += [f"**Uniform noise outranks {len(beaten)} of {len(ranked)} rows on `{study.metric}`**: this score reads "
+                  f"only the high-quality samples, so it cannot rank 2-D generators by itself; `{RANKING_KEY}` "
+                  "(high-quality samples, each mode counted up to 1/K) ranks noise below any generator that holds "
+                  "one mode.", ""]
+    return lines
 
 
 def study_section(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Path,
@@ -128,7 +140,7 @@ def study_section(record: SweepRecord, study: Study, rows: list[dict[str, Any]],
              *leaderboard_table(rows, study, chance, select_key(record, study))]
     lines += ["", "95% CIs of the mean are Student t-intervals (a percentile bootstrap from "
                   f"{report_stats.BOOTSTRAP_MIN_SEEDS} seeds). Trial counts cover both stages: the search trials "
-                  "and the final-stage reruns.", "", *(chance_lines(chance) if chance else []),
+                  "and the final-stage reruns.", "", *(chance_lines(chance, study, rows) if chance else []),
               "### Comparison with the best row", "", *comparison_lines(rows, study), ""]
     if study.baseline:
         baseline = value_names(study).get(study.baseline, study.baseline)

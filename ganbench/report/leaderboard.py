@@ -161,6 +161,9 @@ def baseline_lines(rows: list[dict[str, Any]], study: Study) -> list[str]:
         lines.append(f"| {names.get(c.value, c.value)} | {fmt(c.difference)} | {interval(c)} | "
                      f"{fmt(c.hedges_g, 3)} | {fmt(c.p_holm, 3)} | {verdict} |")
     n = min(len(v) for v in groups.values())
+    if flagged.get(baseline):
+        return [*lines, "", f"**No answer**: `{shown}` is not converged ({flagged[baseline]}), so nothing can be "
+                            "better or worse than it."]
     if not better and not worse and all(math.isnan(c.p_holm) for c in comparisons):
         return [*lines, "", f"**Cannot be tested**: with {n} seed(s) per value, or no spread within the values, no "
                             "test applies; the differences above are descriptive only."]

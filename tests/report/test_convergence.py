@@ -68,3 +68,22 @@ def test_a_study_that_is_not_2d_has_no_chance_row_or_flag_column():
     assert chance_row(r, s) is None
     assert leaderboard(r, s)[0]["not_converged"] is None
     assert "converged" not in leaderboard_table(leaderboard(r, s), s)[0]
+
+
+def test_a_baseline_that_is_not_converged_gets_no_answer():
+    s, r = grid25_record()
+    s = study(**{**TWO_D, "baseline": "non_saturating,2"})
+    lines = baseline_lines(leaderboard(r, s), s)
+    assert lines[-1].startswith("**No answer**: `loss.name=non_saturating, model.pack=2` is not converged")
+
+
+def test_the_report_says_when_uniform_noise_outranks_rows_on_the_studys_metric():
+    from ganbench.report.build import chance_lines
+
+    s, r = grid25_record()
+    chance = chance_row(r, s)
+    rows = [{"value": "a", "n": 10, "mean": 0.9}, {"value": "b", "n": 10, "mean": 0.1}]
+    assert not any("outranks" in line for line in chance_lines(chance, s, rows))  # balanced_hq_fraction: noise last
+    on_kl = study(**{**TWO_D, "metric": "reverse_kl", "mode": "min"})
+    warning = [line for line in chance_lines(chance, on_kl, rows) if "outranks" in line]
+    assert warning and warning[0].startswith("**Uniform noise outranks 1 of 2 rows on `reverse_kl`**")

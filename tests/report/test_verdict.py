@@ -99,3 +99,11 @@ def test_lower_is_better_and_unknown_directions():
     assert unknown.verdict is Verdict.CONTEXT and "which way" in unknown.reason
     assert str(reference_verdict(published("modes", 17.3, 0.8, value=None, note="no such loss here"), [], None, OURS)) \
         == "context (no such loss here)"
+
+
+def test_the_rule_is_on_the_report_packages_public_surface():
+    """The benchmarks' index and README judge published rows with the same function as the report."""
+    import ganbench.report as report
+
+    assert report.reference_verdict is reference_verdict and "reference_verdict" in report.__all__
+    assert "search_method" in report.__all__
