@@ -13,7 +13,15 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from ganbench.metrics.chance import D_LOSS_CHANCE_TOLERANCE, MIN_HQ_FRACTION, not_converged_reason
+from ganbench.config import load_config
+from ganbench.data import DATASETS
+from ganbench.metrics.chance import (
+    D_LOSS_CHANCE_TOLERANCE,
+    MIN_HQ_FRACTION,
+    REFERENCE_DRAWS,
+    not_converged_reason,
+    uniform_scores,
+)
 from ganbench.report.data import SweepRecord
 from ganbench.sweep.judge import Judge
 from ganbench.sweep.study import Study
@@ -73,11 +81,6 @@ def chance_row(record: SweepRecord, study: Study) -> ChanceRow | None:
     """The uniform reference row of a 2-D study, on its final evaluation's sample count; None for other studies."""
     if not is_two_dimensional(record, study):
         return None
-    # Imported here: building the dataset needs torch and the config registries, which only 2-D reports pay for.
-    from ganbench.config import load_config
-    from ganbench.data import DATASETS
-    from ganbench.metrics.chance import REFERENCE_DRAWS, uniform_scores
-
     finals = record.trials_of(study, "final") or record.trials_of(study)
     params = finals[0].params
     name = params.get("data.name") or study.fixed.get("data.name")
