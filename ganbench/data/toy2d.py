@@ -24,7 +24,7 @@ MIXTURE_DEFAULTS = {
     "model.g_width": 400, "model.d_width": 200, "model.g_norm": "batch", "model.d_norm": "none",
     "optim.name": "adam", "optim.lr_g": 1e-4, "optim.lr_d": 1e-4, "optim.beta1": 0.8, "optim.beta2": 0.999,
     "train.batch_size": 100, "train.disc_steps": 1,
-    "eval.metrics": ["modes2d"], "eval.select": "reverse_kl", "eval.n_samples": 2500, "eval.final_n_samples": 2500,
+    "eval.metrics": ["modes2d"], "eval.select": "balanced_hq_fraction", "eval.n_samples": 2500, "eval.final_n_samples": 2500,
 }
 
 

@@ -11,6 +11,7 @@ also logged to the sweep's parent run.
 from __future__ import annotations
 
 import csv
+import json
 import re
 import tempfile
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from ganbench.report.leaderboard import (
     leaderboard_table,
     value_names,
 )
+from ganbench.report.provenance import provenance
 from ganbench.report.references import reference_lines, trend_lines
 from ganbench.report.search import is_random_search, search_explained
 from ganbench.report.selection import scored_generator, select_key
@@ -293,6 +295,7 @@ class BuiltReport:
 def build_report(name: str, tracking_uri: str, out: Path) -> BuiltReport:
     """Write the report to ``out`` and log it to the sweep's parent run."""
     record = load_sweep_record(name, tracking_uri)
+    origin = provenance(record, tracking_uri)
     out.mkdir(parents=True, exist_ok=True)
     figures: list[Path] = []
     lines = [f"# Sweep `{name}`", "", f"Built by `ganbench report {name}` from the MLflow store alone "
@@ -308,8 +311,10 @@ def build_report(name: str, tracking_uri: str, out: Path) -> BuiltReport:
         lines += study_section(record, study, rows, out, figures, chance)
         note += [f"## Study `{study.name}`: `{study.metric}` ({study.mode}), mean of final-stage reruns", "",
                  *leaderboard_table(rows, study, chance, select_key(record, study)), ""]
+    lines += origin.lines
     markdown = "\n".join(lines) + "\n"
     (out / "README.md").write_text(markdown)
+    (out / "provenance.json").write_text(json.dumps(origin.data, indent=2) + "\n")
     (out / "index.html").write_text(to_html(markdown, out, f"ganbench sweep {name}"))
     write_csv(record, out / "results.csv")
     record.tracker.publish(record.parent["run_id"], out, "\n".join(note))

@@ -80,7 +80,8 @@ def test_float_spellings_and_lists():
     ("data.name=mnits", "data.name: unknown dataset 'mnits'; did you mean 'mnist'?"),
     ("model.name=dcgan", "model.name: dcgan expects square C x H x W images"),
     ("eval.metrics=[fid]", "eval.metrics: unknown metric 'fid'"),
-    ("eval.select=fid", "eval.select: 'fid' is not a key of eval.metrics; available: hq_fraction, modes, reverse_kl"),
+    ("eval.select=fid", "eval.select: 'fid' is not a key of eval.metrics; "
+                        "available: balanced_hq_fraction, hq_fraction, modes, reverse_kl"),
     ("model.pack=3", "train.batch_size: 100 is not divisible by model.pack=3"),
     ("device=tpu", "device: invalid value 'tpu'"),
     ("model.init=xavier", "model.init: invalid value 'xavier'; available: default, normal_0.02"),

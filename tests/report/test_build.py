@@ -19,8 +19,8 @@ from ganbench.sweep.study import Study
 from ganbench.tracking.store import default_tracking_uri
 
 pytestmark = pytest.mark.slow
-FILES = ("README.md", "index.html", "results.csv", "tiny_best_so_far.png", "tiny_final.png", "tiny_params.png",
-         "tiny_curves.png", "tiny_samples.png")
+FILES = ("README.md", "index.html", "results.csv", "provenance.json", "tiny_best_so_far.png", "tiny_final.png",
+         "tiny_params.png", "tiny_curves.png", "tiny_samples.png")
 
 
 @pytest.fixture(scope="module")

@@ -121,7 +121,7 @@ def test_reproduce_runs_the_sweep_and_the_report_and_resumes(ray_local, ganbench
     assert "Does any value beat `loss.name=non_saturating, model.pack=1`?" in printed
     report = (out / "README.md").read_text()
     assert "**small budget**" in report and "Packing on a small ring8" in report
-    assert "context only (VEEGAN is not implemented)" in report
+    assert "context (VEEGAN is not implemented)" in report
     assert "### Does any value beat `loss.name=non_saturating, model.pack=1`?" in report and "3 final seeds" in report
     assert SweepState(storage_root(None), "tiny_benchmark-small").load() is not None
     client = MlflowClient(default_tracking_uri())

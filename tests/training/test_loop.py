@@ -62,7 +62,10 @@ def test_smoke_run_reports_every_evaluation(tiny):
     for key in ("d_loss", "g_loss", "d_real", "d_fake", "d_grad_norm", "g_grad_norm"):
         assert math.isfinite(recorder.metrics[-1][key])
     assert result["final_reverse_kl"] == recorder.metrics[-1]["reverse_kl"]
-    best = min(recorder.metrics, key=lambda m: m["reverse_kl"])
+    # The checkpoint is selected on eval.select (2-D: balanced_hq_fraction, which noise cannot win), the first on a tie
+    assert tiny.eval.select == "balanced_hq_fraction"
+    best = max(recorder.metrics, key=lambda m: m["balanced_hq_fraction"])
+    assert result["best_balanced_hq_fraction"] == best["balanced_hq_fraction"]
     assert result["best_reverse_kl"] == best["reverse_kl"] and result["best_step"] == best["step"]
 
 
