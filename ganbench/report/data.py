@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganbench.errors import GanbenchError
+from ganbench.errors import GanbenchError, choices_hint
 from ganbench.sweep.judge import Judge
 from ganbench.sweep.study import Study
 from ganbench.tracking.record import TrialRecord, is_trial, read
@@ -41,7 +41,7 @@ def load_sweep_record(name: str, tracking_uri: str) -> SweepRecord:
     tracker = Tracker(tracking_uri, f"ganbench/{name}")
     if not tracker.open_existing():
         names = tracker.sweep_names()
-        raise GanbenchError(f"no sweep {name!r} in {tracking_uri}; sweeps there: {', '.join(names) or 'none'}")
+        raise GanbenchError(f"no sweep {name!r} in {tracking_uri}; {choices_hint(name, names)}")
     runs = tracker.runs()
     parents = [r for r in runs if tracker.is_parent(r, name)]
     if not parents:

@@ -241,5 +241,10 @@ def test_reporting_a_sweep_that_does_not_exist_creates_nothing(tmp_path):
 def test_an_unknown_sweep_in_a_store_names_the_sweeps_it_holds(ci_sweep, tmp_path, capsys):
     assert main(["report", "nosuch", "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
-    assert len(error) == 1 and "no sweep 'nosuch'" in error[0] and ci_sweep in error[0].split("sweeps there:")[1]
+    assert len(error) == 1 and "no sweep 'nosuch'" in error[0] and ci_sweep in error[0].split("available:")[1]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_mistyped_sweep_name_gets_a_did_you_mean(ci_sweep, tmp_path, capsys):
+    assert main(["report", ci_sweep + "x", "--out", str(tmp_path / "out")]) == 2
+    assert f"did you mean '{ci_sweep}'?" in capsys.readouterr().err
