@@ -21,6 +21,7 @@ from ganbench.data import DATASETS
 from ganbench.errors import GanbenchError
 from ganbench.metrics.extractors import EXTRACTORS
 from ganbench.metrics.lenet import train_lenet
+from ganbench.sweep.cpu_kernels import use_cpu_kernels
 from ganbench.training import checkpoint
 from ganbench.training.final import final_evaluation
 from ganbench.training.loop import resolve_device
@@ -50,6 +51,7 @@ def _resolve_train_config(args: argparse.Namespace, out: Path | None) -> tuple[C
 
 
 def train(args: argparse.Namespace) -> int:
+    use_cpu_kernels(args.cpu_kernels, "--cpu-kernels")  # before torch's first operation (it reads them then)
     out = Path(args.out) if args.out else None
     config, state = _resolve_train_config(args, out)
     # Everything that can be wrong with the input is checked before the folder exists.
@@ -85,6 +87,8 @@ def train(args: argparse.Namespace) -> int:
             if bar is not None:
                 bar.close()
     result["out"] = str(out)
+    result["cpu_kernels"] = args.cpu_kernels
+    result["aten_capability"] = torch.backends.cpu.get_cpu_capability()
     (out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     _plot(out, config)
     if args.json:

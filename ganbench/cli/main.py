@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from ganbench import __version__
 from ganbench.errors import GanbenchError
 from ganbench.sweep.budgets import BUDGETS  # imports nothing: --help stays fast
+from ganbench.sweep.cpu_kernels import CPU_KERNELS, DEFAULT_CPU_KERNELS  # (as above)
 
 EXAMPLES = """\
 examples:
@@ -48,6 +49,10 @@ def _add_train(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     parser.add_argument("--force", action="store_true", help="with --resume: accept a config that differs")
     parser.add_argument("--json", action="store_true", help="print result.json to stdout (no progress bar)")
+    parser.add_argument("--cpu-kernels", choices=CPU_KERNELS, default=DEFAULT_CPU_KERNELS,
+                        help="native (default): this CPU's fastest kernels; portable: the same digits on any x86 "
+                             "machine with the same torch and MKL, slower (sets ATEN_CPU_CAPABILITY=default and "
+                             "MKL_CBWR=COMPATIBLE, as a sweep file's `cpu_kernels: portable` does)")
 
 
 def _add_checkpoint_source(parser: argparse.ArgumentParser) -> None:

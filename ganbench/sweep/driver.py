@@ -32,6 +32,7 @@ from ganbench.errors import ConfigError, DataError, GanbenchError
 from ganbench.metrics import METRICS
 from ganbench.metrics.evaluator import Evaluator
 from ganbench.resources import search_spaces
+from ganbench.sweep.cpu_kernels import kernel_env, use_cpu_kernels
 from ganbench.sweep.disk_full import disk_full, quiet_disk_full_noise
 from ganbench.sweep.interrupts import GUARD, Interrupted
 from ganbench.sweep.lock import SweepLock
@@ -164,6 +165,9 @@ def _measure(study: Study) -> tuple[float, float]:
 
 def run(options: SweepOptions) -> int:
     sweep = load_sweep(options.file, options.budget, options.overrides)
+    # Before this process computes anything (the plan's timings, the real-side statistics every trial is scored
+    # against): torch reads the variables at its first operation. The trials get them through Ray (trial_env).
+    use_cpu_kernels(sweep.cpu_kernels, "cpu_kernels")
     name = check_name(options.name or default_name(sweep), "--name" if options.name else "sweep name (the file's stem)")
     storage = storage_root(options.storage)
     store = SweepState(storage, name)
@@ -227,7 +231,7 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
     uri = options.tracking_uri or default_tracking_uri()
     # Ray starts on a thread while this one imports the sweep stack and opens the MLflow store (no
     # experiment or run yet, so a refused cluster below leaves nothing behind): ~3 s less before the first trial.
-    ray_started = start_ray(address, {k: os.environ[k] for k in ENV_KEYS if k in os.environ})
+    ray_started = start_ray(address, trial_env(sweep), kernel_env(sweep.cpu_kernels))
     try:
         import ganbench.sweep.tuner  # noqa: F401 - torch and Tune
         tracker = Tracker(uri, f"ganbench/{name}").open()
@@ -273,6 +277,12 @@ def _run_locked(options: SweepOptions, sweep: SweepFile, name: str, store: Sweep
     tracker.finish(parent, "FINISHED")
     print("\n".join(summaries))
     return 0
+
+
+def trial_env(sweep: SweepFile) -> dict[str, str]:
+    """The variables every trial's process starts with (Ray's runtime environment, on every node, before the trial
+    imports torch): ENV_KEYS as the driver has them, and the sweep's CPU kernels over them."""
+    return {**{k: os.environ[k] for k in ENV_KEYS if k in os.environ}, **kernel_env(sweep.cpu_kernels)}
 
 
 def threads_per_trial(sweep: SweepFile) -> dict[str, int]:
@@ -354,6 +364,7 @@ def _describe_parent(tracker: Tracker, parent: str, sweep: SweepFile, command: s
 
     # Installed versions from package metadata: importing torch-fidelity or optuna here would only cost start-up.
     tracker.log_params(parent, {"sweep_file": str(sweep.path), "command": command, "ganbench": __version__,
+                                "cpu_kernels": sweep.cpu_kernels,
                                 "torch": torch.__version__, "ray": version("ray"), "optuna": version("optuna"),
                                 "mlflow": version("mlflow"), "torch_fidelity": version("torch-fidelity"),
                                 "python": platform.python_version()})

@@ -54,8 +54,11 @@ def check_token(address: str) -> None:
         return
 
 
-def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
-    """Start a local Ray (never attaching by accident) or join ``address``; returns cluster resources."""
+def init_ray(address: str | None, env: dict[str, str], required: dict[str, str] | None = None) -> dict[str, float]:
+    """Start a local Ray (never attaching by accident) or join ``address``, with ``env`` in every worker's
+    environment (Ray's runtime environment: set before the worker imports anything, on every node); returns cluster
+    resources. ``required``: variables of ``env`` the trials cannot do without (the CPU kernels' mode), refused in
+    one line when this process already runs a Ray started without them (its environment cannot change)."""
     import ray  # Ray only where it runs: `--plan` on this machine never starts it
     from ray.exceptions import AuthenticationError  # (as above)
 
@@ -75,13 +78,21 @@ def init_ray(address: str | None, env: dict[str, str]) -> dict[str, float]:
             # A cluster with token authentication looks exactly like this to a driver without its token.
             hint = f" (if the cluster uses token authentication: {TOKEN_HINT})" if address else ""
             raise GanbenchError(f"{where}: cannot start or join Ray: {str(exc).strip().splitlines()[0]}{hint}") from exc
+    elif required:
+        given = ray.get_runtime_context().runtime_env.get("env_vars") or {}
+        if missing := {key: value for key, value in required.items() if given.get(key) != value}:
+            wanted = " ".join(f"{key}={value}" for key, value in missing.items())
+            raise GanbenchError(f"this process already runs Ray without {wanted} in its runtime environment, which the "
+                                "sweep's trials need (cpu_kernels); run the sweep from `ganbench sweep`, or start Ray "
+                                f"with ray.init(runtime_env={{'env_vars': {missing!r}}})")
     resources = dict(ray.cluster_resources())
     # With a custom searcher Tune keeps one trial PENDING at a time, so trials start one by one; allow one per CPU.
     os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(max(1, int(resources.get("CPU", 1)))))
     return resources
 
 
-def start_ray(address: str | None, env: dict[str, str]) -> Future[dict[str, float]]:
+def start_ray(address: str | None, env: dict[str, str],
+              required: dict[str, str] | None = None) -> Future[dict[str, float]]:
     """``init_ray`` on a background thread; ``.result()`` gives the resources or raises Ray's error."""
     import ray  # noqa: F401 - imported here, not on the thread: two threads importing Ray at once can deadlock
 
@@ -96,7 +107,7 @@ def start_ray(address: str | None, env: dict[str, str]) -> Future[dict[str, floa
         # driver can pause the sweep cleanly (Tune saves its state through them). They still end with the driver.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            started.set_result(init_ray(address, env))
+            started.set_result(init_ray(address, env, required))
         except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
             started.set_exception(exc)
             return

@@ -10,7 +10,8 @@ offending key and exits with code 2, like config errors.
 ``scientific`` is either a mapping (the cross product of its keys' values) or a list of explicit
 variants, e.g. a loss comparison plus packed-discriminator variants of one loss. A benchmark file adds
 a ``benchmark:`` block whose ``budgets`` (``small``: this machine, ``paper``: the published budget)
-override study keys; see ``search_spaces/benchmarks/``.
+override study keys; see ``search_spaces/benchmarks/``. Beside the study's keys (or ``studies:``),
+``cpu_kernels: native | portable`` picks the CPU kernels of the whole sweep (``ganbench.sweep.cpu_kernels``).
 
 Two stages. ``parse_sweep`` checks structure, keys, types and budgets against the frozen dataclasses below (each
 field carries its documentation and checks) and imports no component registry, so no torch. ``load_sweep`` adds
@@ -37,6 +38,7 @@ from ganbench.metrics.keys import PREFIXES as METRIC_PREFIXES
 from ganbench.metrics.keys import Direction
 from ganbench.resources import benchmarks_folder, search_spaces, shipped_file
 from ganbench.sweep.budgets import BUDGETS
+from ganbench.sweep.cpu_kernels import CPU_KERNELS, DEFAULT_CPU_KERNELS
 from ganbench.sweep.judge import RANK_ON
 from ganbench.sweep.study import Distribution, Study, SweepFile
 
@@ -350,6 +352,7 @@ def _parse(path: str | Path, budget: str | None,
     path = sweep_file(path)
     tree = read_yaml(path)
     benchmark = tree.pop("benchmark", None)
+    cpu_kernels = _cpu_kernels(tree.pop("cpu_kernels", DEFAULT_CPU_KERNELS))
     narrowed_by = ""
     if benchmark is not None:
         tree, budget = _apply_budget(tree, benchmark, budget)
@@ -374,7 +377,16 @@ def _parse(path: str | Path, budget: str | None,
     if len(set(names)) != len(names):
         raise ConfigError("study", f"study names must be unique, got {names}")
     return SweepFile(path=path.resolve(), studies=studies, text=path.read_text(), budget=budget or "",
-                     benchmark=benchmark or {}, overrides=tuple(overrides)), wheres
+                     benchmark=benchmark or {}, overrides=tuple(overrides), cpu_kernels=cpu_kernels), wheres
+
+
+def _cpu_kernels(raw: Any) -> str:
+    """The file's top-level ``cpu_kernels:``, one for the whole sweep: every trial's process starts with its
+    variables (Ray's runtime environment), and so does the driver, which computes the real-side statistics."""
+    if raw not in CPU_KERNELS:
+        raise ConfigError("cpu_kernels", f"invalid value {raw!r}; {choices_hint(str(raw), CPU_KERNELS)} (portable: the "
+                                         "same digits on any x86 machine, slower; native: this CPU's fastest)")
+    return raw
 
 
 def sweep_file(typed: str | Path) -> Path:

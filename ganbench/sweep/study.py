@@ -158,6 +158,7 @@ class SweepFile:
     budget: str = ""           # a benchmark file's budget (one of BUDGETS); "" for plain sweep files
     benchmark: dict[str, Any] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()  # KEY=VALUE given on the command line, over every study's `fixed`
+    cpu_kernels: str = "native"  # `cpu_kernels:`, every trial's and the driver's (ganbench.sweep.cpu_kernels)
 
     @property
     def sha256(self) -> str:

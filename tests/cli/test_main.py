@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -52,6 +53,25 @@ def test_bad_input_exits_2_without_traceback_or_folder(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err and err.startswith("ganbench: error: ")
     assert not out.exists() and not (tmp_path / "data").exists()
+
+
+def test_train_with_portable_kernels_runs_them(tmp_path):
+    """The CLI imports torch before it reads --cpu-kernels, but has computed nothing yet, so the variables still take
+    effect (measured: reports/perf/cpu_kernels.json); result.json says which kernels ran."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ATEN_CPU_CAPABILITY", "MKL_CBWR")}
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "ganbench", "train", *TINY_SET, "--out", str(out), "--json",
+                           "--cpu-kernels", "portable"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["cpu_kernels"] == "portable" and result["aten_capability"] == "DEFAULT"
+
+
+def test_cpu_kernels_choices_are_checked_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--cpu-kernels", "fast"])
+    assert exit_.value.code == 2
+    assert "--cpu-kernels: invalid choice: 'fast' (choose from 'native', 'portable')" in capsys.readouterr().err
 
 
 def test_train_writes_its_outputs_then_resume_and_sample(tmp_path, capsys):

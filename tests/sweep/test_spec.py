@@ -411,3 +411,22 @@ def test_a_sweep_file_with_nothing_close_says_where_they_are(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     with pytest.raises(GanbenchError, match=r"^zzzzqqq\.yaml: no such sweep file; the shipped ones are in "):
         parse_sweep("zzzzqqq.yaml")
+
+
+def test_cpu_kernels_is_one_top_level_choice_for_the_whole_sweep(tmp_path):
+    assert parse_sweep(write(tmp_path, BASE)).cpu_kernels == "native"
+    assert parse_sweep(write(tmp_path, {**BASE, "cpu_kernels": "portable"})).cpu_kernels == "portable"
+    both = parse_sweep(write(tmp_path, {"cpu_kernels": "portable", "studies": [BASE, {**BASE, "study": "other"}]}))
+    assert both.cpu_kernels == "portable" and [s.name for s in both.studies] == ["tiny", "other"]
+
+
+@pytest.mark.parametrize("value", ["portible", "avx2", True])
+def test_bad_cpu_kernels_names_the_key_and_its_choices(tmp_path, value, capsys):
+    from ganbench.cli.main import main
+
+    assert main(["sweep", str(write(tmp_path, {**BASE, "cpu_kernels": value})), "--plan"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"ganbench: error: cpu_kernels: invalid value {value!r}; ")
+    assert "available: native, portable" in err and "\n" not in err
+    with pytest.raises(ConfigError, match="studies: expected a non-empty list of studies and nothing beside it"):
+        parse_sweep(write(tmp_path, {"cpu_krnels": "portable", "studies": [BASE]}))
