@@ -159,7 +159,7 @@ CLAIMS = [
     ("search_spaces/README.md", lambda: file_text("search_spaces/README.md"),
      r"deterministic: ([\w~ ]+?) on 2 CPU cores", ("quickstart",)),
     ("sweep --help small", lambda: help_text("sweep"), r"small = (\w+) here", SMALL),
-    pytest.param("sweep --help medium", lambda: help_text("sweep"), r"medium = (\w+) in the background", MEDIUM,
+    pytest.param("sweep --help medium", lambda: help_text("sweep"), r"medium = ([\w~ ]+?) in the background", MEDIUM,
                  marks=pytest.mark.xfail(strict=True, reason="says hours, measured 47-78 min; " + NOT_OURS)),
     ("reproduce --help small", lambda: help_text("reproduce"), r"small = (\w+) on a laptop", SMALL),
     pytest.param("reproduce --help medium", lambda: help_text("reproduce"), r"medium = ([\w ]+?) in the background",
