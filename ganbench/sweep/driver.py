@@ -116,8 +116,13 @@ def _local_gpus() -> int:
 
 
 def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
-    """Trials, generator steps, resources and a time estimate, measured on short runs of the first config."""
-    lines = []
+    """Trials, generator steps, resources and a time estimate, measured on short runs of the first config (with the
+    sweep's CPU kernels, which this process already uses)."""
+    lines = [f"cpu kernels: {sweep.cpu_kernels} ("
+             + ("the same digits on any x86 machine with the same torch and MKL: "
+                + " ".join(f"{k}={v}" for k, v in kernel_env("portable").items())
+                if sweep.cpu_kernels == "portable" else "this CPU's fastest; the digits depend on its instruction set")
+             + ")"]
     for study in sweep.studies:
         values = study.values()
         steps = study.steps

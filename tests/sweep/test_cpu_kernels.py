@@ -162,3 +162,9 @@ def test_portable_sweeps_give_one_leaderboard_under_two_instruction_sets(tmp_pat
     # ... and without the mode this CPU's own kernels and an AVX2 machine's disagree.
     if torch.backends.cpu.get_cpu_capability() == "AVX512":
         assert native["own"][1] != native["avx2"][1]
+
+
+def test_the_plan_says_which_kernels_it_measured_with(ganbench_home, capsys):
+    assert main(["sweep", str(FILES / "tiny.yaml"), "--plan"]) == 0
+    assert capsys.readouterr().out.startswith("cpu kernels: native (this CPU's fastest; the digits depend on its "
+                                              "instruction set)\n")
