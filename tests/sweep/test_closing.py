@@ -27,7 +27,7 @@ def test_a_crashing_sweep_never_leaves_its_parent_run_running(tmp_path, monkeypa
     monkeypatch.setenv("GANBENCH_HOME", str(tmp_path))
     started = futures.Future()
     started.set_result({"CPU": 2.0})
-    monkeypatch.setattr(driver, "start_ray", lambda address, env: started)
+    monkeypatch.setattr(driver, "start_ray", lambda address, env, *kernels: started)
     monkeypatch.setattr(driver, "GUARD", SimpleNamespace(install=lambda: None))  # pytest keeps its signal handlers
     monkeypatch.setattr(driver, "quiet_disk_full_noise", lambda: None)
     monkeypatch.setitem(sys.modules, "ganbench.sweep.tuner", types.ModuleType("ganbench.sweep.tuner"))
