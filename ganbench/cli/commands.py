@@ -262,7 +262,7 @@ def sweep(args: argparse.Namespace) -> int:
 def _plan_notes(args: argparse.Namespace) -> None:
     """Below the plan: what the command-line overrides change (stdout), and a warning per study whose seeds are too
     few for the report to rank (stderr; the plan stands)."""
-    from ganbench.report.stats import too_few_seeds  # the report's own rule (scipy): only for a plan
+    from ganbench.report.stats import MIN_RANKED_SEEDS, too_few_seeds  # the report's own rule (scipy): only for a plan
     from ganbench.sweep.spec import load_sweep, override_lines  # (as the driver above)
 
     sweep = load_sweep(args.file, args.budget, tuple(args.overrides))
@@ -270,8 +270,9 @@ def _plan_notes(args: argparse.Namespace) -> None:
         print(line)
     for study in sweep.studies:
         if too_few_seeds(study.seeds):
-            print(f"ganbench: warning: study {study.name}: seeds {study.seeds} is below 3: the report cannot rank its "
-                  "values or test their differences; set seeds: 3 or more", file=sys.stderr)
+            print(f"ganbench: warning: study {study.name}: seeds {study.seeds} is below {MIN_RANKED_SEEDS}: the "
+                  f"report cannot rank its values or test their differences; set seeds: {MIN_RANKED_SEEDS} or more",
+                  file=sys.stderr)
 
 
 def reproduce(args: argparse.Namespace) -> int:

@@ -141,7 +141,7 @@ def _add_sweep(commands: argparse._SubParsersAction) -> None:
                                                              "start nothing")
     _add_cluster_options(parser)
     parser.add_argument("--budget", choices=BUDGETS,
-                        help="benchmark files only: small = minutes here (default), medium = hours in the "
+                        help="benchmark files only: small = minutes here (default), medium = about an hour in the "
                              "background, paper = the published budget")
 
 
@@ -161,7 +161,7 @@ def _add_reproduce(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("benchmark", help="a name in search_spaces/benchmarks/ (or a path to a benchmark file)")
     _add_fixed_overrides(parser)
     parser.add_argument("--budget", choices=BUDGETS,
-                        help="small = minutes on a laptop (default), medium = a few hours in the background at a "
+                        help="small = minutes on a laptop (default), medium = about an hour in the background at a "
                              "fraction of the paper's steps, paper = the published budget")
     parser.add_argument("--dry-run", action="store_true",
                         help="swap in fake data of the same shape and train every compared value for a few steps")

@@ -128,7 +128,10 @@ def compare_to_best(groups: dict[str, list[float]], best: str) -> list[Compariso
     return comparisons
 
 
+# Below this a row has at most 1 degree of freedom: its t-interval spans most of the axis and no test is worth reading.
+MIN_RANKED_SEEDS = 3
+
+
 def too_few_seeds(n: int) -> bool:
-    """Below 3 seeds a row has at most 1 degree of freedom: its t-interval spans most of the axis and no test is
-    worth reading."""
-    return n < 3
+    """Whether ``n`` seeds are too few to rank a row (``MIN_RANKED_SEEDS``)."""
+    return n < MIN_RANKED_SEEDS

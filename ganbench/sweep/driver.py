@@ -118,6 +118,8 @@ def _local_gpus() -> int:
 def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
     """Trials, generator steps, resources and a time estimate, measured on short runs of the first config (with the
     sweep's CPU kernels, which this process already uses)."""
+    from ganbench.report.search import search_method  # the report's own words for the search (as below)
+
     lines = [f"cpu kernels: {sweep.cpu_kernels} ("
              + ("the same digits on any x86 machine with the same torch and MKL: "
                 + " ".join(f"{k}={v}" for k, v in kernel_env("portable").items())
@@ -139,9 +141,7 @@ def plan(sweep: SweepFile, max_concurrent: int | None) -> str:
         estimate = (total_steps * seconds_per_step + (search + final) * seconds_per_trial) / slots
         lines += [f"study {study.name}: compare {', '.join(study.label(v) for v in values)}",
                   f"  metric {study.metric} ({study.mode}; trials judged on {study.objective}), "
-                  + (f"search {search} trials ({study.num_samples} per value, "
-                     f"sampler {study.sampler}" + (f" after {study.startup_trials()} random start-up trials"
-                                                    if study.sampler == "tpe" else "")
+                  + (f"search {search} trials ({study.num_samples} per value, {search_method(study)}"
                      + f", scheduler {study.scheduler}"
                      + (", deterministic: each value's trials in turn" if study.deterministic else "") + ")"
                      if study.num_samples else "no search (num_samples 0: each value's fixed config)")
