@@ -12,9 +12,16 @@ matplotlib.use("Agg")  # files only, never a window; before pyplot loads a backe
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from torch import Tensor  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
 
 from ganbench.data import Dataset  # noqa: E402
+
+
+def make_grid(samples: Tensor, **options: Any) -> Tensor:
+    """torchvision's image grid, imported on first use: torchvision loads torch._dynamo, seconds of every
+    command's start-up, and 2-D data never draws a grid."""
+    from torchvision.utils import make_grid as torchvision_grid
+
+    return torchvision_grid(samples, **options)
 
 
 def save_samples(samples: Tensor, dataset: Dataset, path: str | os.PathLike, title: str = "") -> None:

@@ -1,0 +1,59 @@
+"""A sweep trial resumed from its checkpoint continues exactly where the uninterrupted trial went: the trainable
+(MLflow logging and Tune checkpoints around ``train``) runs in-process, with Tune's and Ray's calls faked.
+
+On 7d0414d it did not: each evaluation's sample image rebuilt a generator with the global random stream after the
+checkpoint had recorded it, so a trial resumed after Ctrl-C drew other numbers than the uninterrupted one from its
+next step on, and a resumed sweep could pick another config (seen in tests/sweep/test_faults.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ganbench.sweep.spec import load_sweep
+from ganbench.sweep.tuner import trainable
+from ganbench.sweep.tuner.trainable import META, TrialContext, run_trial
+from ganbench.tracking.runs import TrialRuns
+from ganbench.tracking.store import Tracker
+
+STUDY = load_sweep(Path(__file__).resolve().parent / "files" / "tiny.yaml").studies[0]
+TIMING = ("wall", "_s", "time")
+
+
+def run(monkeypatch, tmp_path: Path, name: str, resume_from: Path | None) -> tuple[list[dict], list[Path]]:
+    """One trial of tiny.yaml's first value in its own store: what it delivered to Tune, and its checkpoints."""
+    delivered, saved = [], []
+
+    def report(result: dict, checkpoint=None) -> None:
+        delivered.append(dict(result))
+        if checkpoint is not None:  # Tune persists the folder; the trainable deletes its temporary one
+            saved.append(Path(shutil.copytree(checkpoint.path, tmp_path / name / f"checkpoint_{len(saved)}")))
+
+    context = SimpleNamespace(get_trial_id=lambda: name, get_trial_dir=lambda: str(tmp_path / name))
+    restored = trainable.tune.Checkpoint.from_directory(str(resume_from)) if resume_from else None
+    monkeypatch.setattr(trainable, "tune", SimpleNamespace(
+        get_context=lambda: context, get_checkpoint=lambda: restored, Checkpoint=trainable.tune.Checkpoint,
+        report=report))
+    monkeypatch.setattr(trainable, "ray", SimpleNamespace(get_gpu_ids=lambda: [], get_runtime_context=lambda: (
+        SimpleNamespace(get_node_id=lambda: "node", get_assigned_resources=lambda: {}))))
+    tracker = Tracker(f"sqlite:///{tmp_path / f'{name}.db'}", "ganbench/unit").open()
+    tracker.ensure_experiment()
+    runs = TrialRuns(tracker, "unit", tracker.parent_run("unit", {}))
+    value = STUDY.values()[0]
+    params = {**STUDY.config(value, {"optim.lr_g": 1e-3}),
+              META: {"study": STUDY.name, "value": STUDY.label(value), "stage": "search", "index": 0}}
+    run_trial(params, TrialContext(runs=runs, judge=STUDY.judge, sentinel=9.0, cpus=1, real_sides={},
+                                   final_real_sides={}))
+    return [{k: v for k, v in r.items() if not any(t in k for t in TIMING)} for r in delivered], saved
+
+
+def test_a_resumed_trial_reports_what_the_uninterrupted_one_did(monkeypatch, tmp_path):
+    straight, checkpoints = run(monkeypatch, tmp_path, "straight", None)
+    assert [r["step"] for r in straight] == [10, 20, 30] and len(checkpoints) == 3
+    resumed, _ = run(monkeypatch, tmp_path, "resumed", checkpoints[0])  # continues from step 10
+    assert [r["step"] for r in resumed] == [20, 30]
+    for theirs, ours in zip(straight[1:], resumed, strict=True):
+        assert ours == pytest.approx(theirs, rel=0, abs=0), (theirs, ours)  # digit for digit
