@@ -19,7 +19,7 @@ from ganbench.data import Dataset  # noqa: E402
 def make_grid(samples: Tensor, **options: Any) -> Tensor:
     """torchvision's image grid, imported on first use: torchvision loads torch._dynamo, seconds of every
     command's start-up, and 2-D data never draws a grid."""
-    from torchvision.utils import make_grid as torchvision_grid
+    from torchvision.utils import make_grid as torchvision_grid  # lazy: loads torch._dynamo (see above)
 
     return torchvision_grid(samples, **options)
 

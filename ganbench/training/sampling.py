@@ -21,7 +21,11 @@ def load_generator(state: dict[str, Any], config: Config, weights: str = "best")
     """G from a checkpoint: the best generator (or the final one if nothing was selected), the final
     weights, or the EMA copy."""
     spec = DATASETS.get(config.data.name).spec(config)
-    generator, _ = build_models(config, spec)
+    # Fresh weights are drawn from the global random stream, and the weights loaded next replace them: a forked
+    # stream leaves training's untouched. A sweep trial draws its sample image here at every evaluation; from the
+    # global stream it drew other numbers than `ganbench train` of the same config from its second evaluation on.
+    with torch.random.fork_rng(devices=[]):
+        generator, _ = build_models(config, spec)
     chosen = {"best": state.get("best_generator") or state["generator"], "final": state["generator"],
               "ema": state.get("ema_generator")}[weights]
     if chosen is None:

@@ -1,9 +1,12 @@
-"""A sweep trial resumed from its checkpoint continues exactly where the uninterrupted trial went: the trainable
-(MLflow logging and Tune checkpoints around ``train``) runs in-process, with Tune's and Ray's calls faked.
+"""A sweep trial gives the numbers ``train`` gives alone, and resumed from its checkpoint it continues exactly where
+the uninterrupted trial went: the trainable (MLflow logging and Tune checkpoints around ``train``) runs in-process,
+with Tune's and Ray's calls faked.
 
-On 7d0414d it did not: each evaluation's sample image rebuilt a generator with the global random stream after the
-checkpoint had recorded it, so a trial resumed after Ctrl-C drew other numbers than the uninterrupted one from its
-next step on, and a resumed sweep could pick another config (seen in tests/sweep/test_faults.py)."""
+On 7d0414d neither held: each evaluation's sample image rebuilt a generator, drawing its initial weights from the
+global random stream that training goes on with. So a sweep trial drew other numbers than ``ganbench train`` of its
+config from its second evaluation on, and a trial resumed after Ctrl-C (whose checkpoint recorded the stream before
+the image) other numbers than the uninterrupted one, so that a resumed sweep could pick another config (seen in
+tests/sweep/test_faults.py)."""
 
 from __future__ import annotations
 
@@ -13,14 +16,18 @@ from types import SimpleNamespace
 
 import pytest
 
+from ganbench.config import resolve
 from ganbench.sweep.spec import load_sweep
 from ganbench.sweep.tuner import trainable
-from ganbench.sweep.tuner.trainable import META, TrialContext, run_trial
+from ganbench.sweep.tuner.trainable import META, TrialContext, run_trial, split_trial_config
 from ganbench.tracking.runs import TrialRuns
 from ganbench.tracking.store import Tracker
+from ganbench.training.loop import train
 
 STUDY = load_sweep(Path(__file__).resolve().parent / "files" / "tiny.yaml").studies[0]
 TIMING = ("wall", "_s", "time")
+PARAMS = {**STUDY.config(STUDY.values()[0], {"optim.lr_g": 1e-3}),
+          META: {"study": STUDY.name, "value": STUDY.label(STUDY.values()[0]), "stage": "search", "index": 0}}
 
 
 def run(monkeypatch, tmp_path: Path, name: str, resume_from: Path | None) -> tuple[list[dict], list[Path]]:
@@ -42,10 +49,7 @@ def run(monkeypatch, tmp_path: Path, name: str, resume_from: Path | None) -> tup
     tracker = Tracker(f"sqlite:///{tmp_path / f'{name}.db'}", "ganbench/unit").open()
     tracker.ensure_experiment()
     runs = TrialRuns(tracker, "unit", tracker.parent_run("unit", {}))
-    value = STUDY.values()[0]
-    params = {**STUDY.config(value, {"optim.lr_g": 1e-3}),
-              META: {"study": STUDY.name, "value": STUDY.label(value), "stage": "search", "index": 0}}
-    run_trial(params, TrialContext(runs=runs, judge=STUDY.judge, sentinel=9.0, cpus=1, real_sides={},
+    run_trial(PARAMS, TrialContext(runs=runs, judge=STUDY.judge, sentinel=9.0, cpus=1, real_sides={},
                                    final_real_sides={}))
     return [{k: v for k, v in r.items() if not any(t in k for t in TIMING)} for r in delivered], saved
 
@@ -57,3 +61,13 @@ def test_a_resumed_trial_reports_what_the_uninterrupted_one_did(monkeypatch, tmp
     assert [r["step"] for r in resumed] == [20, 30]
     for theirs, ours in zip(straight[1:], resumed, strict=True):
         assert ours == pytest.approx(theirs, rel=0, abs=0), (theirs, ours)  # digit for digit
+
+
+def test_a_trial_reports_what_train_alone_reports(monkeypatch, tmp_path):
+    in_sweep, _ = run(monkeypatch, tmp_path, "trial", None)
+    alone = []
+    train(resolve(split_trial_config(PARAMS)[0]), lambda metrics, state: alone.append(metrics))
+    assert [r["step"] for r in alone] == [10, 20, 30]
+    for theirs, ours in zip(alone, in_sweep, strict=True):
+        assert {k: ours[k] for k in theirs if not any(t in k for t in TIMING)} == {
+            k: v for k, v in theirs.items() if not any(t in k for t in TIMING)}

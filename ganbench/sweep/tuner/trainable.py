@@ -107,10 +107,6 @@ def run_trial(params: dict[str, Any], context: TrialContext) -> None:
             if run_state is None:
                 deliver(metrics)
                 return
-            # The sample image just logged rebuilt a generator, drawing its initial weights from the global
-            # random stream that training goes on with: the checkpoint records that stream as training will
-            # find it, or a trial resumed from here draws other numbers than the uninterrupted one did.
-            run_state = {**run_state, "rng": checkpoint.rng_state(device)}
             with tempfile.TemporaryDirectory() as folder:
                 checkpoint.save({**run_state, "mlflow_run_id": logger.run_id}, Path(folder) / STATE_FILE)
                 deliver(metrics, saved=tune.Checkpoint.from_directory(folder))
