@@ -9,11 +9,13 @@ from pathlib import Path
 
 
 def to_html(markdown: str, out: Path, title: str) -> str:
-    """A small markdown subset (headings, lists, tables, images, code, bold) to self-contained HTML."""
+    """A small markdown subset (headings, lists, tables, images, code, bold, italics) to self-contained HTML."""
     def inline(text: str) -> str:
         text = html.escape(text)
         text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
-        return re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+        text = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", text)
+        # A single star pair that opens and closes on a word (not "2 * 3", not a glob inside code)
+        return re.sub(r"(?<![*\w])\*(?=\S)([^*<>]+?)(?<=\S)\*(?![*\w])", r"<em>\1</em>", text)
 
     body, table = [], False
     for line in markdown.splitlines():

@@ -22,3 +22,10 @@ def test_images_are_inlined_so_the_page_stands_alone(tmp_path):
     page = to_html("![curves](plot.png)", tmp_path, "t")
     assert f'<img alt="curves" src="data:image/png;base64,{base64.b64encode(PNG).decode()}">' in page
     assert "plot.png" not in page
+
+
+def test_italics_render_and_lone_stars_stay(tmp_path):
+    """The chance row's label, ``*uniform over the data's bounding box*``, showed its stars in every index.html."""
+    page = to_html("| chance | *uniform over the box* (2500 points) |\n|---|---|\n| 2 * 3 | `*.yaml` |", tmp_path, "t")
+    assert "<td>chance</td>" not in page and "<th><em>uniform over the box</em> (2500 points)</th>" in page
+    assert "<td>2 * 3</td><td><code>*.yaml</code></td>" in page
