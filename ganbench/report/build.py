@@ -59,10 +59,19 @@ def readable_protocol(protocol: dict[str, Any] | str) -> str:
     return "; ".join(f"`{metric}`: {items(entry)}" for metric, entry in protocol.items())
 
 
-def portable_command(command: str) -> str:
+def portable_command(command: str, out: Path | None = None) -> str:
     """The command a sweep was started with, without the machine's own paths: a file under the working folder
-    or under search_spaces/ relative, any other absolute path by its name only."""
+    or under search_spaces/ relative, any other absolute path by its name only. With ``out`` (the folder this
+    report is written to), a ``--out`` names it: rerun as printed, the command rewrites this report."""
     cwd = Path.cwd()
+    if out is not None:
+        words = command.split()
+        for index, word in enumerate(words):
+            if word == "--out" and index + 1 < len(words):
+                words[index + 1] = str(out.resolve())
+            elif word.startswith("--out="):
+                words[index] = f"--out={out.resolve()}"
+        command = " ".join(words)
 
     def portable(path: Path) -> str:
         if path.is_relative_to(cwd):
@@ -81,7 +90,7 @@ def portable_command(command: str) -> str:
     return " ".join(rewrite(word) for word in command.split())
 
 
-def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
+def protocol_lines(record: SweepRecord, study: Study, out: Path | None = None) -> list[str]:
     fixed, params = study.fixed, record.parent["params"]
     finals = record.trials_of(study, "final")
     sample = finals[0].params if finals else next((t.params for t in record.trials), {})
@@ -110,7 +119,7 @@ def protocol_lines(record: SweepRecord, study: Study) -> list[str]:
         f"**Versions**: ganbench {params.get('ganbench')}, torch {params.get('torch')}, ray {params.get('ray')}, "
         f"optuna {params.get('optuna')}, mlflow {params.get('mlflow')}, torch-fidelity {params.get('torch_fidelity')}, "
         f"python {params.get('python')}.",
-        f"**Reproduce**: `{portable_command(params.get('command', '?'))}`",
+        f"**Reproduce**: `{portable_command(params.get('command', '?'), out)}`",
     ]
 
 
@@ -137,7 +146,7 @@ def chance_lines(chance: ChanceRow, study: Study, rows: list[dict[str, Any]]) ->
 def study_section(record: SweepRecord, study: Study, rows: list[dict[str, Any]], out: Path,
                   figures: list[Path], chance: ChanceRow | None = None) -> list[str]:
     metric = study.metric
-    lines = [f"## Study `{study.name}`", "", *[f"- {line}" for line in protocol_lines(record, study)], "",
+    lines = [f"## Study `{study.name}`", "", *[f"- {line}" for line in protocol_lines(record, study, out)], "",
              f"### Leaderboard (ranked by the mean of final-stage reruns of `{metric}`)", "",
              *leaderboard_table(rows, study, chance, select_key(record, study))]
     lines += ["", "95% CIs of the mean are Student t-intervals (a percentile bootstrap from "

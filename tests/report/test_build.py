@@ -122,6 +122,12 @@ def test_protocol_and_command_read_as_prose_without_machine_paths(tmp_path, monk
     uris = portable_command(f"ganbench reproduce r --tracking-uri sqlite:///{tmp_path}/runs/mlflow.db "
                             "--storage=file:///srv/ray --out=/srv/out/r-medium")
     assert uris == "ganbench reproduce r --tracking-uri sqlite:///runs/mlflow.db --storage=file://<ray> --out=<r-medium>"
+    # A benchmark run to a scratch folder, its report then written into the repository: the printed command writes
+    # where the report is (it printed `--out <out-r>`, a folder no reader has).
+    for given, printed in (("--out /tmp/scratch/out-r", "--out reports/r-small"),
+                           ("--out=/tmp/scratch/out-r", "--out=reports/r-small")):
+        moved = portable_command(f"ganbench reproduce r --budget small {given}", tmp_path / "reports" / "r-small")
+        assert moved == f"ganbench reproduce r --budget small {printed}"
 
 
 def test_protocol_header_holds_the_real_values(ci_report):
