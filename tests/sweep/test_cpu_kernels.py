@@ -145,9 +145,13 @@ def test_portable_sweeps_give_one_leaderboard_under_two_instruction_sets(tmp_pat
         assert done.returncode == 0, done.stdout[-3000:]
         return final_metrics(home, "kernels")
 
-    with ThreadPoolExecutor(2) as pool:  # the two settings of one mode side by side: 2 trials each, 1 CPU per trial
-        portable = dict(zip(SETTINGS, pool.map(lambda s: sweep("portable", s), SETTINGS), strict=True))
-        native = dict(zip(SETTINGS, pool.map(lambda s: sweep("native", s), SETTINGS), strict=True))
+    # All four sweeps at once (2 trials each on 2 cores): their digits do not depend on timing or on sharing the
+    # cores, and their start-ups (Ray, MLflow) overlap.
+    with ThreadPoolExecutor(4) as pool:
+        runs = {(mode, setting): pool.submit(sweep, mode, setting) for mode in ("portable", "native")
+                for setting in SETTINGS}
+        portable = {setting: runs["portable", setting].result() for setting in SETTINGS}
+        native = {setting: runs["native", setting].result() for setting in SETTINGS}
 
     (board, finals, parent), (board_avx2, finals_avx2, _) = portable["own"], portable["avx2"]
     assert set(board) == {"non_saturating", "hinge"} and all(len(v) == 1 for v in board.values())
