@@ -43,7 +43,7 @@ def test_every_generated_block_equals_what_the_committed_sources_give(reports):
 def test_a_number_edited_inside_a_generated_block_is_put_back_and_a_missing_block_is_an_error(reports):
     blocks = build_index.rendered_blocks(list(reports.values()), build_index.wall_times())[build_index.INDEX]
     committed = build_index.INDEX.read_text()
-    edited = committed.replace("994.6 ± 6.9", "995 ± 6", 1)
+    edited = committed.replace("998.8 ± 1.2", "999 ± 1", 1)
     assert edited != committed
     assert build_index.replace_blocks(edited, blocks, "index") == committed
     with pytest.raises(ValueError, match="no marker"):
@@ -74,13 +74,13 @@ def test_the_check_names_each_stale_number_and_passes_the_committed_ones(reports
         "Holm p 0.005: no comparison in stacked_digits-small has this Holm p",
         "g 1.35: no comparison in stacked_digits-small has this Hedges' g",
     ]
-    current = ("[stacked_digits](stacked_digits-small/README.md): NS covers 994.6 ± 6.9 (995 ± 7) modes, KL 0.314 ± "
-               "0.041; pack 2 987.3 ± 4.3, Hedges' g 1.13, Holm p 0.0178, CI [0.01101, 0.1014].")
+    current = ("[stacked_digits](stacked_digits-small/README.md): NS covers 998 ± 1.5 modes, KL 0.277 ± "
+               "0.045; pack 2 998.8 ± 1.2 (999 ± 1), Hedges' g -0.66, Holm p 0.141, CI [0.2212, 0.276].")
     assert build_index.quoted_number_problems(current, reports) == []
 
 
 def test_a_paragraph_that_prints_statistics_without_naming_its_report_is_refused(reports):
-    assert build_index.quoted_number_problems("NS covers 994.6 ± 6.9 modes.", reports)
+    assert build_index.quoted_number_problems("NS covers 998.8 ± 1.2 modes.", reports)
     assert build_index.quoted_number_problems("No statistics here: 8 modes.", reports) == []
 
 
