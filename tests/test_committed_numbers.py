@@ -150,6 +150,8 @@ SMALL = ("ring8_pacgan-small", "grid25_pacgan-small", "stacked_digits-small", "d
 CLAIMS = [
     ("README install", lambda: file_text("README.md"), r"the install (\d+ min \d+ s)", ("install",)),
     ("README quickstart", lambda: file_text("README.md"), r"the sweep and the report (\d+ min \d+ s)", ("quickstart",)),
+    ("README test suite", lambda: file_text("README.md"), r"the whole suite took (\d+ min \d+ s)", ("test-suite",)),
+    ("README fast lane", lambda: file_text("README.md"), r'`pytest -m "not slow"`, (\d+ min \d+ s)', ("fast-lane",)),
     ("PERFORMANCE quickstart", lambda: file_text("reports/PERFORMANCE.md"), r"\*\*Met: (\d+ min \d+ s)\*\*",
      ("quickstart",)),
     ("quickstart.yaml", lambda: file_text("search_spaces/quickstart.yaml"),
