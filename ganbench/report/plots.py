@@ -117,6 +117,10 @@ def apply_y_scale(ax: Any, scale: YScale, label: str) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
     if scale.limits is not None:
         ax.set_ylim(*scale.limits)
+    # A label longer than its axis is centred and cut at both ends (the search plot's lost its first words): wrap it
+    # to the axis' height, as titles are wrapped to their width.
+    height = ax.get_position().height * ax.figure.get_figheight()
+    label = fit(label, height, plt.rcParams["font.size"])  # axis labels are "medium", the base font size
     ax.set_ylabel(f"{label}\n({scale.note()})" if scale.note() else label)
 
 

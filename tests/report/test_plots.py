@@ -229,3 +229,13 @@ def test_sample_panels_have_one_title_each(figures, tmp_path):
     plots.sample_grids({}, tmp_path / "none.png", what="each value's best final seed", weights="its final generator")
     title = " ".join(figures[1]._suptitle.get_text().split())
     assert title == "Samples from each value's best final seed (its final generator)"
+
+
+def test_a_long_metric_label_fits_its_axis(figures, tmp_path):
+    """grid25's search plot cut "best so far: high-quality samples, each mode up to 1/K (fraction)" at both ends."""
+    plots.best_so_far({"hinge": [(100.0, 0.02), (100.0, 0.05)]}, "balanced_hq_fraction", "max", False,
+                      tmp_path / "b.png")
+    fig = figures[0]
+    fig.canvas.draw()
+    box, frame = fig.axes[0].yaxis.label.get_window_extent(), fig.bbox
+    assert box.y0 >= frame.y0 and box.y1 <= frame.y1, (box, frame)
