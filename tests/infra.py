@@ -480,3 +480,18 @@ def s3_server(root: Path) -> Iterator[S3Server]:
         yield server.start()
     finally:
         server.stop()
+
+
+def fake_tune_and_ray(monkeypatch, trial_id: str, trial_dir: str, report, checkpoint=None) -> None:
+    """Run ``ganbench.sweep.tuner.trainable.run_trial`` in-process: Tune's context, checkpoint and report calls and
+    Ray's runtime context, faked on the trainable module."""
+    from types import SimpleNamespace
+
+    from ganbench.sweep.tuner import trainable  # the module under test, imported where it is faked
+
+    context = SimpleNamespace(get_trial_id=lambda: trial_id, get_trial_dir=lambda: trial_dir)
+    monkeypatch.setattr(trainable, "tune", SimpleNamespace(
+        get_context=lambda: context, get_checkpoint=lambda: checkpoint, Checkpoint=trainable.tune.Checkpoint,
+        report=report))
+    monkeypatch.setattr(trainable, "ray", SimpleNamespace(get_gpu_ids=lambda: [], get_runtime_context=lambda: (
+        SimpleNamespace(get_node_id=lambda: "node", get_assigned_resources=lambda: {}))))

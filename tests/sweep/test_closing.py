@@ -18,6 +18,7 @@ from ganbench.sweep.state import SweepState
 from ganbench.sweep.tuner import trainable
 from ganbench.sweep.tuner.trainable import META, TrialContext, run_trial
 from ganbench.tracking.record import Outcome
+from tests.infra import fake_tune_and_ray
 
 TINY = Path(__file__).resolve().parent / "files" / "tiny.yaml"
 
@@ -73,12 +74,7 @@ def test_a_final_trial_missing_its_metric_delivers_no_number(monkeypatch):
         def fail(self, error):
             raise AssertionError(error)
 
-    context = SimpleNamespace(get_trial_id=lambda: "t1", get_trial_dir=lambda: "/tmp/t1")
-    monkeypatch.setattr(trainable, "tune", SimpleNamespace(
-        get_context=lambda: context, get_checkpoint=lambda: None, Checkpoint=trainable.tune.Checkpoint,
-        report=lambda result, checkpoint=None: delivered.append(result)))
-    monkeypatch.setattr(trainable, "ray", SimpleNamespace(get_gpu_ids=lambda: [], get_runtime_context=lambda: (
-        SimpleNamespace(get_node_id=lambda: "node", get_assigned_resources=lambda: {}))))
+    fake_tune_and_ray(monkeypatch, "t1", "/tmp/t1", lambda result, checkpoint=None: delivered.append(result))
     monkeypatch.setattr(trainable, "TrialLogger", Logger)
     # The run ended without final_reverse_kl, and its final evaluation scored other keys only.
     monkeypatch.setattr(trainable, "train", lambda *args, **kwargs: {"steps": 30, "diverged": 0.0, "protocol": {}})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -23,6 +22,7 @@ from ganbench.sweep.tuner.trainable import META, TrialContext, run_trial, split_
 from ganbench.tracking.runs import TrialRuns
 from ganbench.tracking.store import Tracker
 from ganbench.training.loop import train
+from tests.infra import fake_tune_and_ray
 
 STUDY = load_sweep(Path(__file__).resolve().parent / "files" / "tiny.yaml").studies[0]
 TIMING = ("wall", "_s", "time")
@@ -39,13 +39,8 @@ def run(monkeypatch, tmp_path: Path, name: str, resume_from: Path | None) -> tup
         if checkpoint is not None:  # Tune persists the folder; the trainable deletes its temporary one
             saved.append(Path(shutil.copytree(checkpoint.path, tmp_path / name / f"checkpoint_{len(saved)}")))
 
-    context = SimpleNamespace(get_trial_id=lambda: name, get_trial_dir=lambda: str(tmp_path / name))
     restored = trainable.tune.Checkpoint.from_directory(str(resume_from)) if resume_from else None
-    monkeypatch.setattr(trainable, "tune", SimpleNamespace(
-        get_context=lambda: context, get_checkpoint=lambda: restored, Checkpoint=trainable.tune.Checkpoint,
-        report=report))
-    monkeypatch.setattr(trainable, "ray", SimpleNamespace(get_gpu_ids=lambda: [], get_runtime_context=lambda: (
-        SimpleNamespace(get_node_id=lambda: "node", get_assigned_resources=lambda: {}))))
+    fake_tune_and_ray(monkeypatch, name, str(tmp_path / name), report, restored)
     tracker = Tracker(f"sqlite:///{tmp_path / f'{name}.db'}", "ganbench/unit").open()
     tracker.ensure_experiment()
     runs = TrialRuns(tracker, "unit", tracker.parent_run("unit", {}))
